@@ -1,0 +1,165 @@
+//! Discovery documents (`/api`, `/apis`, group-version resource lists) and
+//! `/version`, generated from the resource table.
+
+use serde_json::{Value, json};
+
+use crate::resources::{self, RESOURCES, ResourceType};
+
+/// The Kubernetes version the sandbox speaks. The installed kubectl picks its
+/// matching minor from this, so it names a release kubectl knows.
+pub const KUBE_MINOR: u32 = 33;
+
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR.to_string(),
+        "gitVersion": format!("v1.{KUBE_MINOR}.0"),
+        "gitCommit": "kube-sandbox",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "n/a",
+        "compiler": "rustc",
+        "platform": "linux/amd64",
+    })
+}
+
+pub fn core_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": server_address }],
+    })
+}
+
+fn group_json(group: &str, version: &str) -> Value {
+    let gv = json!({ "groupVersion": format!("{group}/{version}"), "version": version });
+    json!({ "name": group, "versions": [gv.clone()], "preferredVersion": gv })
+}
+
+pub fn groups() -> Value {
+    let groups: Vec<Value> = resources::groups()
+        .into_iter()
+        .map(|(g, v)| group_json(g, v))
+        .collect();
+    json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
+}
+
+pub fn group(name: &str) -> Option<Value> {
+    let (g, v) = resources::groups().into_iter().find(|(g, _)| *g == name)?;
+    let mut doc = group_json(g, v);
+    doc["kind"] = json!("APIGroup");
+    doc["apiVersion"] = json!("v1");
+    Some(doc)
+}
+
+fn subresources(r: &ResourceType) -> Vec<Value> {
+    let mut out = Vec::new();
+    let sub = |name: &str, kind: &str, verbs: &[&str]| {
+        json!({
+            "name": format!("{}/{name}", r.plural),
+            "singularName": "",
+            "namespaced": r.namespaced,
+            "kind": kind,
+            "verbs": verbs,
+        })
+    };
+    if r.status {
+        out.push(sub("status", r.kind, &["get", "patch", "update"]));
+    }
+    if r.scale {
+        let mut s = sub("scale", "Scale", &["get", "patch", "update"]);
+        s["group"] = json!("autoscaling");
+        s["version"] = json!("v1");
+        out.push(s);
+    }
+    if r.kind == "Service" {
+        out.push(sub(
+            "proxy",
+            "ServiceProxyOptions",
+            &["create", "delete", "get", "patch", "update"],
+        ));
+    }
+    if r.kind == "Pod" {
+        out.push(sub("log", "Pod", &["get"]));
+    }
+    out
+}
+
+/// `APIResourceList` for one group version, or None if not served.
+pub fn resources(group: &str, version: &str) -> Option<Value> {
+    let mut list = Vec::new();
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        let mut entry = json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": r.verbs(),
+        });
+        if !r.short_names.is_empty() {
+            entry["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            entry["categories"] = json!(r.categories);
+        }
+        list.push(entry);
+        list.extend(subresources(r));
+    }
+    if list.is_empty() {
+        return None;
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_lists_carry_subresources_and_short_names() {
+        let apps = resources("apps", "v1").unwrap();
+        let names: Vec<&str> = apps["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"deployments"));
+        assert!(names.contains(&"deployments/scale"));
+        assert!(names.contains(&"deployments/status"));
+        let core = resources("", "v1").unwrap();
+        assert_eq!(core["groupVersion"], "v1");
+        let svc = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "services")
+            .unwrap();
+        assert_eq!(svc["shortNames"], json!(["svc"]));
+        assert!(resources("apps", "v2").is_none());
+    }
+
+    #[test]
+    fn groups_list_every_served_group() {
+        let g = groups();
+        let names: Vec<&str> = g["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
+        for want in ["apps", "gateway.networking.k8s.io", "networking.istio.io", "coordination.k8s.io"] {
+            assert!(names.contains(&want), "{want}");
+        }
+        assert_eq!(group("apps").unwrap()["preferredVersion"]["groupVersion"], "apps/v1");
+        assert!(group("nope").is_none());
+    }
+}

@@ -1,0 +1,511 @@
+//! get, list, create, update, patch, delete and deletecollection on objects and
+//! their `status` subresource.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use super::convert::{to_served, to_storage};
+use super::route::ResourcePath;
+use super::{Reply, Request};
+use crate::cluster::Cluster;
+use crate::patch::{self, PatchType};
+use crate::resources::{RESOURCES, ResourceType, Conversion};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{self, ApiError};
+use crate::store::Obj;
+use crate::table::{self, IncludeObject};
+use crate::{defaults, validation};
+
+fn name_of(p: &ResourcePath) -> &str {
+    p.name.as_deref().unwrap_or("")
+}
+
+fn ns_of(p: &ResourcePath) -> &str {
+    p.ns.as_deref().unwrap_or("")
+}
+
+/// A namespaced object addressed without a namespace does not exist.
+fn require_scope(p: &ResourcePath) -> Result<(), ApiError> {
+    if p.res.namespaced && p.ns.is_none() {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_body(req: &Request) -> Result<Value, ApiError> {
+    let v: Value = if req.content_type.contains("yaml") {
+        let text = std::str::from_utf8(&req.body)
+            .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+        serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(e.to_string()))?
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?
+    };
+    if !v.is_object() {
+        return Err(ApiError::bad_request("the body must be an object"));
+    }
+    Ok(v)
+}
+
+/// Checks the body's apiVersion/kind/namespace/name against the URL.
+fn check_identity(p: &ResourcePath, obj: &mut Value, name: Option<&str>) -> Result<(), ApiError> {
+    let res = p.res;
+    if let Some(av) = obj["apiVersion"].as_str()
+        && av != res.api_version()
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            res.api_version()
+        )));
+    }
+    if let Some(kind) = obj["kind"].as_str()
+        && kind != res.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            res.kind
+        )));
+    }
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = json!({});
+    }
+    if res.namespaced {
+        let url_ns = ns_of(p);
+        match obj["metadata"]["namespace"].as_str() {
+            Some(n) if !n.is_empty() && n != url_ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => obj["metadata"]["namespace"] = json!(url_ns),
+        }
+    } else if let Some(m) = obj["metadata"].as_object_mut() {
+        m.remove("namespace");
+    }
+    if let Some(url_name) = name {
+        match obj["metadata"]["name"].as_str() {
+            Some(n) if n != url_name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({url_name})"
+                )));
+            }
+            _ => obj["metadata"]["name"] = json!(url_name),
+        }
+    }
+    Ok(())
+}
+
+/// Status-subresource rules, defaulting and validation for a write of `new` over `old`.
+fn prepare_update(
+    cluster: &Cluster,
+    res: &ResourceType,
+    old: &Value,
+    mut new: Value,
+    sub: Option<&str>,
+) -> Result<Value, ApiError> {
+    if res.status {
+        if sub == Some("status") {
+            // Only status changes; the body's resourceVersion stays the precondition.
+            let status = new["status"].take();
+            let rv = new["metadata"]["resourceVersion"].take();
+            new = old.clone();
+            new["status"] = status;
+            new["metadata"]["resourceVersion"] = rv;
+        } else {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        }
+    }
+    if new.get("status").is_some_and(Value::is_null)
+        && let Some(m) = new.as_object_mut()
+    {
+        m.remove("status");
+    }
+    defaults::apply(res.kind, &mut new, &cluster.alloc);
+    validation::validate(res, &new, Some(old))?;
+    Ok(new)
+}
+
+fn respond_object(req: &Request, res: &ResourceType, obj: &Value, code: u16) -> Reply {
+    let served = to_served(res, obj);
+    if req.wants_table() {
+        let meta = json!({ "resourceVersion": served["metadata"]["resourceVersion"] });
+        return Reply::Json(
+            code,
+            table::to_table(
+                res.plural,
+                &[&served],
+                meta,
+                IncludeObject::from_query(req.param("includeObject")),
+                jiff::Timestamp::now(),
+            ),
+        );
+    }
+    Reply::Json(code, served)
+}
+
+pub fn get(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    require_scope(p)?;
+    let obj = cluster
+        .store
+        .get(p.res, ns_of(p), name_of(p))
+        .ok_or_else(|| ApiError::not_found(p.res, name_of(p)))?;
+    Ok(respond_object(req, p.res, &obj, 200))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Continue {
+    rv: u64,
+    ns: String,
+    name: String,
+}
+
+/// Objects matching the request's selectors, in key order, with the list's
+/// resourceVersion and a continue token when `limit` cut the list.
+pub struct Listed {
+    pub items: Vec<Value>,
+    pub rv: u64,
+    pub cont: Option<String>,
+    pub remaining: usize,
+}
+
+pub fn select(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Listed, ApiError> {
+    let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or(""))?;
+    let fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or(""))?;
+    let limit = match req.param("limit") {
+        Some(l) => Some(
+            l.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        )
+        .filter(|n| *n > 0),
+        None => None,
+    };
+    let cont = match req.param("continue") {
+        Some(token) => {
+            let c: Continue = B64
+                .decode(token)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| ApiError::bad_request("continue key is not valid"))?;
+            if c.rv < cluster.store.compacted() {
+                return Err(ApiError::gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                ));
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let (objs, rv): (Vec<Obj>, u64) = match (fields.name(), p.ns.as_deref()) {
+        // A list by name (what kubectl wait and rollout status do) is a lookup.
+        (Some(name), Some(ns)) => {
+            let rv = cluster.store.rv();
+            (cluster.store.get(p.res, ns, name).into_iter().collect(), rv)
+        }
+        _ => cluster.store.list(p.res, p.ns.as_deref()),
+    };
+    let rv = cont.as_ref().map_or(rv, |c| c.rv);
+    let mut items = Vec::new();
+    let mut last_key = None;
+    let mut remaining = 0;
+    for o in &objs {
+        let (ons, oname) = (
+            o["metadata"]["namespace"].as_str().unwrap_or(""),
+            o["metadata"]["name"].as_str().unwrap_or(""),
+        );
+        if let Some(c) = &cont
+            && (ons, oname) <= (c.ns.as_str(), c.name.as_str())
+        {
+            continue;
+        }
+        if !labels.matches_object(o) {
+            continue;
+        }
+        let served = to_served(p.res, o);
+        if !fields.matches(&served) {
+            continue;
+        }
+        if limit.is_some_and(|l| items.len() >= l) {
+            remaining += 1;
+            continue;
+        }
+        last_key = Some((ons.to_string(), oname.to_string()));
+        items.push(served);
+    }
+    let cont = (remaining > 0)
+        .then(|| last_key.map(|(ns, name)| B64.encode(serde_json::to_vec(&Continue { rv, ns, name }).unwrap_or_default())))
+        .flatten();
+    Ok(Listed { items, rv, cont, remaining })
+}
+
+pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    let listed = select(cluster, req, p)?;
+    let mut meta = json!({ "resourceVersion": listed.rv.to_string() });
+    if let Some(c) = &listed.cont {
+        meta["continue"] = json!(c);
+        meta["remainingItemCount"] = json!(listed.remaining);
+    }
+    if req.wants_table() {
+        let refs: Vec<&Value> = listed.items.iter().collect();
+        return Ok(Reply::ok(table::to_table(
+            p.res.plural,
+            &refs,
+            meta,
+            IncludeObject::from_query(req.param("includeObject")),
+            jiff::Timestamp::now(),
+        )));
+    }
+    // The real server leaves apiVersion/kind off list items.
+    let items: Vec<Value> = listed
+        .items
+        .into_iter()
+        .map(|mut o| {
+            if let Some(m) = o.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
+            }
+            o
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "kind": format!("{}List", p.res.kind),
+        "apiVersion": p.res.api_version(),
+        "metadata": meta,
+        "items": items,
+    })))
+}
+
+/// Create-time rules shared by POST and server-side apply of a new object.
+fn create_object(cluster: &Cluster, req: &Request, p: &ResourcePath, mut obj: Value) -> Result<Reply, ApiError> {
+    let res = p.res;
+    if res.status {
+        match res.kind {
+            "Pod" => obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" }),
+            _ => {
+                if let Some(m) = obj.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+    }
+    if let Some(m) = obj["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    defaults::apply(res.kind, &mut obj, &cluster.alloc);
+    validation::validate(res, &obj, None)?;
+    let stored = to_storage(res, obj);
+    let created = cluster.store.create(res, stored, req.dry_run())?;
+    Ok(respond_object(req, res, &created, 201))
+}
+
+pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    if p.name.is_some() {
+        return Err(ApiError::method_not_allowed("POST is not allowed on a named object"));
+    }
+    require_scope(p)?;
+    let mut obj = parse_body(req)?;
+    check_identity(p, &mut obj, None)?;
+    create_object(cluster, req, p, obj)
+}
+
+pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    require_scope(p)?;
+    let mut obj = parse_body(req)?;
+    check_identity(p, &mut obj, Some(name_of(p)))?;
+    let res = p.res;
+    let new = to_storage(res, obj);
+    let updated = cluster
+        .store
+        .update(res, ns_of(p), name_of(p), req.dry_run(), |old| {
+            prepare_update(cluster, res, old, new, p.sub.as_deref())
+        })?;
+    Ok(respond_object(req, res, &updated, 200))
+}
+
+pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    require_scope(p)?;
+    let pt = PatchType::from_content_type(&req.content_type)
+        .ok_or_else(|| ApiError::unsupported_media_type(&req.content_type))?;
+    let body = patch::parse_body(pt, &req.body)?;
+    let res = p.res;
+    if pt == PatchType::Apply {
+        if req.param("fieldManager").is_none() {
+            return Err(ApiError::bad_request(
+                "PATCH /apply requests require fieldManager to be set",
+            ));
+        }
+        if cluster.store.get(res, ns_of(p), name_of(p)).is_none() {
+            let mut obj = body;
+            check_identity(p, &mut obj, Some(name_of(p)))?;
+            return create_object(cluster, req, p, obj);
+        }
+    }
+    let updated = cluster
+        .store
+        .update(res, ns_of(p), name_of(p), req.dry_run(), |old| {
+            let mut served = to_served(res, old);
+            patch::apply(pt, res, &mut served, &body)?;
+            check_identity(p, &mut served, Some(name_of(p)))?;
+            prepare_update(cluster, res, old, to_storage(res, served), p.sub.as_deref())
+        })?;
+    Ok(respond_object(req, res, &updated, 200))
+}
+
+/// DeleteOptions from the body (kubectl) or the query (client-go for some verbs).
+struct DeleteOptions {
+    propagation: String,
+    rv: Option<String>,
+    uid: Option<String>,
+}
+
+fn delete_options(req: &Request) -> DeleteOptions {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let pre = &body["preconditions"];
+    DeleteOptions {
+        propagation: body["propagationPolicy"]
+            .as_str()
+            .or(req.param("propagationPolicy"))
+            .unwrap_or("Background")
+            .to_string(),
+        rv: pre["resourceVersion"].as_str().map(String::from),
+        uid: pre["uid"].as_str().map(String::from),
+    }
+}
+
+/// Removes `owner_uid` from the ownerReferences of everything in `ns`.
+fn orphan_dependents(cluster: &Cluster, ns: &str, owner_uid: &str) {
+    for res in RESOURCES.iter().filter(|r| r.conversion == Conversion::None && r.namespaced) {
+        for o in cluster.store.list(res, Some(ns)).0 {
+            let owned = o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid));
+            if owned {
+                let name = o["metadata"]["name"].as_str().unwrap_or("");
+                let _ = cluster.store.update(res, ns, name, false, |cur| {
+                    let mut n = (**cur).clone();
+                    if let Some(refs) = n["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"] != owner_uid);
+                    }
+                    Ok(n)
+                });
+            }
+        }
+    }
+}
+
+/// Deletes every object in a namespace, then the namespace itself.
+fn delete_namespace(cluster: &Cluster, p: &ResourcePath, opts: &DeleteOptions, dry_run: bool) -> Result<Obj, ApiError> {
+    let ns = name_of(p);
+    if cluster.store.get(p.res, "", ns).is_none() {
+        return Err(ApiError::not_found(p.res, ns));
+    }
+    if !dry_run {
+        for res in RESOURCES.iter().filter(|r| r.conversion == Conversion::None && r.namespaced) {
+            for o in cluster.store.list(res, Some(ns)).0 {
+                let name = o["metadata"]["name"].as_str().unwrap_or("");
+                let _ = cluster.store.delete(res, ns, name, None, None, false);
+            }
+        }
+    }
+    cluster
+        .store
+        .delete(p.res, "", ns, opts.rv.as_deref(), opts.uid.as_deref(), dry_run)
+}
+
+pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    require_scope(p)?;
+    if p.sub.is_some() {
+        return Err(ApiError::method_not_allowed("DELETE is not allowed on a subresource"));
+    }
+    let opts = delete_options(req);
+    let dry_run = req.dry_run()
+        || serde_json::from_slice::<Value>(&req.body)
+            .ok()
+            .is_some_and(|b| b["dryRun"] == json!(["All"]));
+    let deleted = if p.res.kind == "Namespace" {
+        delete_namespace(cluster, p, &opts, dry_run)?
+    } else {
+        if opts.propagation == "Orphan" && !dry_run
+            && let Some(o) = cluster.store.get(p.res, ns_of(p), name_of(p))
+        {
+            orphan_dependents(cluster, ns_of(p), o["metadata"]["uid"].as_str().unwrap_or(""));
+        }
+        cluster.store.delete(
+            p.res,
+            ns_of(p),
+            name_of(p),
+            opts.rv.as_deref(),
+            opts.uid.as_deref(),
+            dry_run,
+        )?
+    };
+    // Dependents (ReplicaSets, Pods, EndpointSlices) go with the garbage collector.
+    Ok(respond_object(req, p.res, &deleted, 200))
+}
+
+pub fn delete_collection(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+    let listed = select(cluster, req, p)?;
+    for o in &listed.items {
+        let ns = o["metadata"]["namespace"].as_str().unwrap_or("");
+        let name = o["metadata"]["name"].as_str().unwrap_or("");
+        match cluster.store.delete(p.res, ns, name, None, None, req.dry_run()) {
+            Ok(_) => {}
+            // Deleted concurrently: the goal holds.
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Reply::ok(status::success()))
+}
+
+/// Shared by controllers and `--apply`: creates or replaces `obj` as an admin
+/// client would with `kubectl apply`.
+pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError> {
+    let api_version = obj["apiVersion"].as_str().unwrap_or("");
+    let kind = obj["kind"].as_str().unwrap_or("");
+    let res = crate::resources::by_kind(api_version, kind).ok_or_else(|| {
+        ApiError::bad_request(format!("no kind \"{kind}\" is registered for version \"{api_version}\""))
+    })?;
+    let ns = if res.namespaced {
+        Some(obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string())
+    } else {
+        None
+    };
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let p = ResourcePath { res, ns, name: None, sub: None, rest: String::new() };
+    let req = Request {
+        method: http::Method::POST,
+        path: String::new(),
+        query: Default::default(),
+        accept: "application/json".into(),
+        content_type: "application/json".into(),
+        authorization: None,
+        body: Default::default(),
+    };
+    let mut obj = obj;
+    check_identity(&p, &mut obj, None)?;
+    match create_object(cluster, &req, &p, obj.clone()) {
+        Err(e) if e.code == 409 => {
+            let p = ResourcePath { name: Some(name), ..p };
+            let new = to_storage(res, obj);
+            cluster.store.update(res, ns_of(&p), name_of(&p), false, |old| {
+                prepare_update(cluster, res, old, new, None)
+            })?;
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}

@@ -1,0 +1,111 @@
+//! `kube-sandbox serve`: a Kubernetes API server on 127.0.0.1 until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use kube_sandbox::{Options, Sandbox, Settings};
+
+#[derive(Parser)]
+#[command(name = "kube-sandbox", version, about = "A Kubernetes API server on loopback, for tests and first runs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on 127.0.0.1 over HTTPS and write a kubeconfig for it.
+    #[command(after_help = "Examples:
+  kube-sandbox serve --kubeconfig /tmp/sandbox.yaml --demo
+  KUBECONFIG=/tmp/sandbox.yaml kubectl get deploy,svc,httproutes
+  kube-sandbox serve --kubeconfig k.yaml --apply app.yaml --fault status=503,verb=patch,resource=services,count=1")]
+    Serve(Serve),
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Where to write the kubeconfig (mode 0600), once the server is serving.
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Seed the demo apps: blue/green `web` and canary `shop`.
+    #[arg(long)]
+    demo: bool,
+    /// Apply a multi-document YAML manifest at start (repeatable).
+    #[arg(long, value_name = "FILE")]
+    apply: Vec<PathBuf>,
+    /// Inject a fault, e.g. status=503,verb=patch,resource=services,count=1 (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    fault: Vec<String>,
+    /// A bearer token that may only get, list and watch.
+    #[arg(long, value_name = "TOKEN")]
+    readonly_token: Option<String>,
+    /// The admin bearer token (default: random).
+    #[arg(long, value_name = "TOKEN", env = "KUBE_SANDBOX_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// How long pods take to become Ready.
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    ready_delay: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    kube_sandbox::faults::parse_duration(s)
+}
+
+async fn serve(args: Serve) -> Result<()> {
+    let mut manifests = Vec::new();
+    for path in &args.apply {
+        manifests.push(
+            std::fs::read_to_string(path).with_context(|| format!("reading manifest {}", path.display()))?,
+        );
+    }
+    let sandbox = Sandbox::start(Options {
+        port: args.port,
+        demo: args.demo,
+        manifests,
+        faults: args.fault,
+        admin_token: args.admin_token,
+        readonly_token: args.readonly_token,
+        settings: Settings {
+            ready_delay: args.ready_delay,
+            ..Settings::default()
+        },
+        ..Options::default()
+    })
+    .await?;
+    sandbox.write_kubeconfig(&args.kubeconfig)?;
+    println!(
+        "kube-sandbox serving {} — kubeconfig written to {} (export KUBECONFIG={})",
+        sandbox.url(),
+        args.kubeconfig.display(),
+        args.kubeconfig.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    sandbox.stop();
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,286 @@
+//! The resource types the sandbox serves. One table drives routing, discovery,
+//! storage and the per-type rules (status subresource, generation, scale).
+
+/// How a resource is stored when it is a second view of another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conversion {
+    /// Stored as served.
+    None,
+    /// `events.k8s.io/v1` Event, stored as a core `v1` Event (as the real server does,
+    /// so both APIs see the same events).
+    EventsV1,
+}
+
+/// A served resource type.
+#[derive(Debug)]
+pub struct ResourceType {
+    /// API group; empty for the core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    /// Plural lowercase name, as in URLs.
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// `status` subresource: the main resource ignores status, `/status` only writes status.
+    pub status: bool,
+    /// `scale` subresource (autoscaling/v1 Scale over `spec.replicas`).
+    pub scale: bool,
+    /// `metadata.generation` counts spec changes.
+    pub generation: bool,
+    /// A custom resource: no strategic merge patch, printed as Name/Age.
+    pub custom: bool,
+    pub conversion: Conversion,
+}
+
+impl ResourceType {
+    /// `v1` or `apps/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The type whose storage holds this one's objects.
+    pub fn storage(&'static self) -> &'static ResourceType {
+        match self.conversion {
+            Conversion::None => self,
+            Conversion::EventsV1 => find("", "v1", "events").expect("core events are served"),
+        }
+    }
+
+    /// `group/resource` for messages, as the real server spells it (`deployments.apps`).
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// The verbs served, for discovery.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+    }
+}
+
+const fn rt(
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+) -> ResourceType {
+    ResourceType {
+        group,
+        version,
+        plural,
+        singular,
+        kind,
+        namespaced,
+        short_names: &[],
+        categories: &[],
+        status: false,
+        scale: false,
+        generation: false,
+        custom: false,
+        conversion: Conversion::None,
+    }
+}
+
+/// Every served type, in discovery order.
+pub static RESOURCES: &[ResourceType] = &[
+    ResourceType {
+        short_names: &["ns"],
+        status: true,
+        ..rt("", "v1", "namespaces", "namespace", "Namespace", false)
+    },
+    ResourceType {
+        short_names: &["po"],
+        categories: &["all"],
+        status: true,
+        ..rt("", "v1", "pods", "pod", "Pod", true)
+    },
+    ResourceType {
+        short_names: &["svc"],
+        categories: &["all"],
+        status: true,
+        ..rt("", "v1", "services", "service", "Service", true)
+    },
+    ResourceType {
+        short_names: &["ep"],
+        ..rt("", "v1", "endpoints", "endpoints", "Endpoints", true)
+    },
+    ResourceType {
+        short_names: &["ev"],
+        ..rt("", "v1", "events", "event", "Event", true)
+    },
+    ResourceType {
+        short_names: &["cm"],
+        ..rt("", "v1", "configmaps", "configmap", "ConfigMap", true)
+    },
+    rt("", "v1", "secrets", "secret", "Secret", true),
+    ResourceType {
+        short_names: &["sa"],
+        ..rt("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true)
+    },
+    ResourceType {
+        short_names: &["deploy"],
+        categories: &["all"],
+        status: true,
+        scale: true,
+        generation: true,
+        ..rt("apps", "v1", "deployments", "deployment", "Deployment", true)
+    },
+    ResourceType {
+        short_names: &["rs"],
+        categories: &["all"],
+        status: true,
+        scale: true,
+        generation: true,
+        ..rt("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true)
+    },
+    rt(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+    ),
+    ResourceType {
+        short_names: &["ev"],
+        conversion: Conversion::EventsV1,
+        ..rt("events.k8s.io", "v1", "events", "event", "Event", true)
+    },
+    ResourceType {
+        short_names: &["ing"],
+        status: true,
+        generation: true,
+        ..rt(
+            "networking.k8s.io",
+            "v1",
+            "ingresses",
+            "ingress",
+            "Ingress",
+            true,
+        )
+    },
+    rt("coordination.k8s.io", "v1", "leases", "lease", "Lease", true),
+    ResourceType {
+        categories: &["gateway-api"],
+        status: true,
+        generation: true,
+        custom: true,
+        ..rt(
+            "gateway.networking.k8s.io",
+            "v1",
+            "httproutes",
+            "httproute",
+            "HTTPRoute",
+            true,
+        )
+    },
+    ResourceType {
+        short_names: &["vs"],
+        categories: &["istio-io", "networking-istio-io"],
+        status: true,
+        generation: true,
+        custom: true,
+        ..rt(
+            "networking.istio.io",
+            "v1",
+            "virtualservices",
+            "virtualservice",
+            "VirtualService",
+            true,
+        )
+    },
+];
+
+/// The type served at `group/version/plural`.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// The type of `apiVersion` + `kind`, as found in a manifest.
+pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+    let (group, version) = split_api_version(api_version);
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// The API groups served, in discovery order, each with its one version.
+pub fn groups() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for r in RESOURCES {
+        if !r.group.is_empty() && !out.iter().any(|(g, _)| *g == r.group) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_types_by_path_and_kind() {
+        let d = find("apps", "v1", "deployments").unwrap();
+        assert_eq!(d.kind, "Deployment");
+        assert_eq!(d.api_version(), "apps/v1");
+        assert_eq!(d.qualified(), "deployments.apps");
+        assert!(find("apps", "v2", "deployments").is_none());
+        assert_eq!(by_kind("v1", "Service").unwrap().plural, "services");
+        assert_eq!(
+            by_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
+                .unwrap()
+                .plural,
+            "httproutes"
+        );
+    }
+
+    #[test]
+    fn events_v1_is_stored_as_core_events() {
+        let e = find("events.k8s.io", "v1", "events").unwrap();
+        assert_eq!(e.storage().api_version(), "v1");
+        let d = find("apps", "v1", "deployments").unwrap();
+        assert!(std::ptr::eq(d.storage(), d));
+    }
+
+    #[test]
+    fn groups_are_unique_and_exclude_core() {
+        let g = groups();
+        assert!(g.contains(&("apps", "v1")));
+        assert!(!g.iter().any(|(g, _)| g.is_empty()));
+        let mut names: Vec<_> = g.iter().map(|(g, _)| *g).collect();
+        names.dedup();
+        assert_eq!(names.len(), g.len());
+    }
+}
