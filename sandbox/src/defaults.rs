@@ -24,7 +24,13 @@ impl Default for Allocator {
 }
 
 fn ip(prefix: [u8; 2], n: u32) -> String {
-    format!("{}.{}.{}.{}", prefix[0], prefix[1], (n >> 8) & 0xff, n & 0xff)
+    format!(
+        "{}.{}.{}.{}",
+        prefix[0],
+        prefix[1],
+        (n >> 8) & 0xff,
+        n & 0xff
+    )
 }
 
 impl Allocator {
@@ -93,7 +99,11 @@ fn deployment(obj: &mut Value) {
     if strategy["type"] == "RollingUpdate" {
         set_default(strategy, "rollingUpdate", json!({}));
         set_default(&mut strategy["rollingUpdate"], "maxSurge", json!("25%"));
-        set_default(&mut strategy["rollingUpdate"], "maxUnavailable", json!("25%"));
+        set_default(
+            &mut strategy["rollingUpdate"],
+            "maxUnavailable",
+            json!("25%"),
+        );
     }
     pod_template(&mut spec["template"]);
 }

@@ -66,9 +66,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         } else {
             return Err(format!("invalid duration {s:?}: unknown unit"));
         };
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
+        let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
         total += Duration::from_secs_f64(n * secs);
         num.clear();
         rest = &rest[unit.len()..];
@@ -206,11 +204,7 @@ impl Faults {
                         504 => "Timeout",
                         _ => "Unknown",
                     };
-                    let mut e = ApiError::new(
-                        code,
-                        reason,
-                        format!("injected fault ({})", f.spec),
-                    );
+                    let mut e = ApiError::new(code, reason, format!("injected fault ({})", f.spec));
                     e.retry_after = retry_after.or((code == 429).then_some(1));
                     d.error = Some(e);
                 }
@@ -244,7 +238,10 @@ mod tests {
         assert!(faults.decide("get", "services").error.is_none());
         let e = faults.decide("patch", "services/status").error.unwrap();
         assert_eq!(e.code, 503);
-        assert!(faults.decide("patch", "services").error.is_none(), "count is spent");
+        assert!(
+            faults.decide("patch", "services").error.is_none(),
+            "count is spent"
+        );
     }
 
     #[test]
@@ -279,7 +276,14 @@ mod tests {
 
     #[test]
     fn bad_specs() {
-        for bad in ["", "status=200", "status=503,bogus=1", "latency=fast", "verb=get", "status=500,fraction=2"] {
+        for bad in [
+            "",
+            "status=200",
+            "status=503,bogus=1",
+            "latency=fast",
+            "verb=get",
+            "status=500,fraction=2",
+        ] {
             assert!(Fault::parse(bad).is_err(), "{bad}");
         }
     }

@@ -62,7 +62,10 @@ mod tests {
     fn renders_parseable_kubeconfig() {
         let y = render("https://127.0.0.1:6443", "PEM", "tok", "default");
         let v: serde_json::Value = serde_saphyr::from_str(&y).unwrap();
-        assert_eq!(v["clusters"][0]["cluster"]["server"], "https://127.0.0.1:6443");
+        assert_eq!(
+            v["clusters"][0]["cluster"]["server"],
+            "https://127.0.0.1:6443"
+        );
         assert_eq!(v["users"][0]["user"]["token"], "tok");
         assert_eq!(v["contexts"][0]["context"]["namespace"], "default");
         assert_eq!(v["current-context"], "kube-sandbox");

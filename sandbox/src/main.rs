@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use kube_sandbox::{Options, Sandbox, Settings};
 
 #[derive(Parser)]
-#[command(name = "kube-sandbox", version, about = "A Kubernetes API server on loopback, for tests and first runs")]
+#[command(
+    name = "kube-sandbox",
+    version,
+    about = "A Kubernetes API server on loopback, for tests and first runs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,7 +49,12 @@ struct Serve {
     #[arg(long, value_name = "TOKEN")]
     readonly_token: Option<String>,
     /// The admin bearer token (default: random).
-    #[arg(long, value_name = "TOKEN", env = "KUBE_SANDBOX_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "KUBE_SANDBOX_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     admin_token: Option<String>,
     /// How long pods take to become Ready.
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
@@ -60,7 +69,8 @@ async fn serve(args: Serve) -> Result<()> {
     let mut manifests = Vec::new();
     for path in &args.apply {
         manifests.push(
-            std::fs::read_to_string(path).with_context(|| format!("reading manifest {}", path.display()))?,
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading manifest {}", path.display()))?,
         );
     }
     let sandbox = Sandbox::start(Options {

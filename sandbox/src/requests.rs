@@ -68,7 +68,11 @@ mod tests {
     #[test]
     fn counts_and_resets() {
         let r = Requests::default();
-        r.record("get", "services", "GET /api/v1/namespaces/default/services/web".into());
+        r.record(
+            "get",
+            "services",
+            "GET /api/v1/namespaces/default/services/web".into(),
+        );
         r.record("get", "services", "GET ...".into());
         r.record("patch", "services", "PATCH ...".into());
         assert_eq!(r.total(), 3);

@@ -136,7 +136,14 @@ pub static RESOURCES: &[ResourceType] = &[
     rt("", "v1", "secrets", "secret", "Secret", true),
     ResourceType {
         short_names: &["sa"],
-        ..rt("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true)
+        ..rt(
+            "",
+            "v1",
+            "serviceaccounts",
+            "serviceaccount",
+            "ServiceAccount",
+            true,
+        )
     },
     ResourceType {
         short_names: &["deploy"],
@@ -144,7 +151,14 @@ pub static RESOURCES: &[ResourceType] = &[
         status: true,
         scale: true,
         generation: true,
-        ..rt("apps", "v1", "deployments", "deployment", "Deployment", true)
+        ..rt(
+            "apps",
+            "v1",
+            "deployments",
+            "deployment",
+            "Deployment",
+            true,
+        )
     },
     ResourceType {
         short_names: &["rs"],
@@ -152,7 +166,14 @@ pub static RESOURCES: &[ResourceType] = &[
         status: true,
         scale: true,
         generation: true,
-        ..rt("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true)
+        ..rt(
+            "apps",
+            "v1",
+            "replicasets",
+            "replicaset",
+            "ReplicaSet",
+            true,
+        )
     },
     rt(
         "discovery.k8s.io",
@@ -180,7 +201,14 @@ pub static RESOURCES: &[ResourceType] = &[
             true,
         )
     },
-    rt("coordination.k8s.io", "v1", "leases", "lease", "Lease", true),
+    rt(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+    ),
     ResourceType {
         categories: &["gateway-api"],
         status: true,

@@ -229,10 +229,9 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
     }
     for (sym, gt) in [(">", true), ("<", false)] {
         if let Some((k, v)) = part.split_once(sym) {
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("for 'Gt', 'Lt' operators, the value must be an integer: \"{v}\""))?;
+            let n: i64 = v.trim().parse().map_err(|_| {
+                format!("for 'Gt', 'Lt' operators, the value must be an integer: \"{v}\"")
+            })?;
             return Ok(Requirement {
                 key: key(k)?,
                 op: if gt { Op::Gt(n) } else { Op::Lt(n) },
@@ -254,13 +253,14 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
             .strip_prefix('(')
             .and_then(|l| l.strip_suffix(')'))
             .ok_or_else(|| format!("found '{list}', expected: '('"))?;
-        let values = inner
-            .split(',')
-            .map(value)
-            .collect::<Result<Vec<_>, _>>()?;
+        let values = inner.split(',').map(value).collect::<Result<Vec<_>, _>>()?;
         return Ok(Requirement {
             key: key(words[0])?,
-            op: if op { Op::In(values) } else { Op::NotIn(values) },
+            op: if op {
+                Op::In(values)
+            } else {
+                Op::NotIn(values)
+            },
         });
     }
     Ok(Requirement {
@@ -342,7 +342,10 @@ mod tests {
         assert!(!s.matches_object(&labels(json!({"app": "web"}))));
         let ne = LabelSelector::parse("color!=blue").unwrap();
         assert!(ne.matches_object(&labels(json!({"color": "green"}))));
-        assert!(ne.matches_object(&labels(json!({}))), "!= matches a missing key");
+        assert!(
+            ne.matches_object(&labels(json!({}))),
+            "!= matches a missing key"
+        );
         assert!(!ne.matches_object(&labels(json!({"color": "blue"}))));
     }
 
@@ -393,7 +396,12 @@ mod tests {
         assert!(s.matches_object(&labels(json!({"app": "web", "color": "blue"}))));
         assert!(!s.matches_object(&labels(json!({"app": "web", "color": "blue", "old": "1"}))));
         assert_eq!(s.to_string(), "app=web,color in (blue),!old");
-        assert!(LabelSelector::from_json(Some(&json!({"matchExpressions": [{"key": "a", "operator": "Near"}]}))).is_err());
+        assert!(
+            LabelSelector::from_json(Some(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})
+            ))
+            .is_err()
+        );
     }
 
     #[test]

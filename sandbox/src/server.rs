@@ -86,7 +86,11 @@ fn full(code: u16, content_type: &str, body: Vec<u8>) -> hyper::Response<Body> {
 fn into_response(reply: Reply) -> hyper::Response<Body> {
     match reply {
         Reply::Json(code, v) => {
-            let mut resp = full(code, "application/json", serde_json::to_vec(&v).unwrap_or_default());
+            let mut resp = full(
+                code,
+                "application/json",
+                serde_json::to_vec(&v).unwrap_or_default(),
+            );
             if let Some(secs) = v["details"]["retryAfterSeconds"].as_u64()
                 && code >= 429
             {
@@ -97,7 +101,9 @@ fn into_response(reply: Reply) -> hyper::Response<Body> {
         Reply::Text(code, ct, s) => full(code, ct, s.into_bytes()),
         Reply::Stream(rx) => {
             let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+                rx.recv()
+                    .await
+                    .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
             });
             hyper::Response::builder()
                 .status(200)
@@ -109,7 +115,10 @@ fn into_response(reply: Reply) -> hyper::Response<Body> {
     }
 }
 
-async fn serve_request(cluster: Arc<Cluster>, req: hyper::Request<Incoming>) -> hyper::Response<Body> {
+async fn serve_request(
+    cluster: Arc<Cluster>,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -188,7 +197,9 @@ impl Sandbox {
                 let acceptor = acceptor.clone();
                 let cluster = serving.clone();
                 tokio::spawn(async move {
-                    let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await else {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    else {
                         return;
                     };
                     let svc = service_fn(move |req| {
@@ -234,7 +245,12 @@ impl Sandbox {
 
     /// A kubeconfig for this sandbox with `token` (the admin's when None).
     pub fn kubeconfig(&self, token: Option<&str>, namespace: &str) -> String {
-        kubeconfig::render(&self.url(), &self.ca_pem, token.unwrap_or(&self.admin_token), namespace)
+        kubeconfig::render(
+            &self.url(),
+            &self.ca_pem,
+            token.unwrap_or(&self.admin_token),
+            namespace,
+        )
     }
 
     /// Writes the admin kubeconfig (namespace `default`) to `path`, mode 0600.
@@ -258,7 +274,10 @@ impl Sandbox {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline {
-                anyhow::bail!("deployments not ready after {timeout:?}: {}", pending.join(", "));
+                anyhow::bail!(
+                    "deployments not ready after {timeout:?}: {}",
+                    pending.join(", ")
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -166,7 +166,9 @@ impl ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"
+            ),
         )
     }
 
@@ -238,7 +240,10 @@ mod tests {
             e.message,
             "Deployment.apps \"x\" is invalid: spec.selector: Required value"
         );
-        assert_eq!(e.to_status()["details"]["causes"][0]["field"], "spec.selector");
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["field"],
+            "spec.selector"
+        );
     }
 
     #[test]

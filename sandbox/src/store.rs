@@ -238,7 +238,8 @@ impl Store {
             // Retry the unlikely collision rather than fail the caller.
             loop {
                 let candidate = format!("{prefix}{}", random_suffix(5));
-                if !inner.tables[&table_key(storage)].contains_key(&(ns.clone(), candidate.clone())) {
+                if !inner.tables[&table_key(storage)].contains_key(&(ns.clone(), candidate.clone()))
+                {
                     name = candidate;
                     break;
                 }
@@ -248,7 +249,11 @@ impl Store {
         if inner.tables[&table_key(storage)].contains_key(&key) {
             return Err(ApiError::already_exists(res, &name));
         }
-        let rv = if dry_run { inner.rv } else { Self::next_rv(&mut inner) };
+        let rv = if dry_run {
+            inner.rv
+        } else {
+            Self::next_rv(&mut inner)
+        };
         let meta = obj["metadata"]
             .as_object_mut()
             .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
@@ -320,7 +325,13 @@ impl Store {
         if !new["metadata"].is_object() {
             return Err(ApiError::bad_request("metadata must be an object"));
         }
-        for field in ["uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"] {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "deletionTimestamp",
+        ] {
             match old["metadata"].get(field) {
                 Some(v) => new["metadata"][field] = v.clone(),
                 None => {
@@ -576,8 +587,13 @@ mod tests {
         let d = json!({"metadata": {"name": "d", "namespace": "default"}, "spec": {"replicas": 1}});
         let o = s.create(res, d, false).unwrap();
         assert_eq!(o["metadata"]["generation"], 1);
-        let same = s.update(res, "default", "d", false, |o| Ok((**o).clone())).unwrap();
-        assert_eq!(same["metadata"]["resourceVersion"], o["metadata"]["resourceVersion"]);
+        let same = s
+            .update(res, "default", "d", false, |o| Ok((**o).clone()))
+            .unwrap();
+        assert_eq!(
+            same["metadata"]["resourceVersion"],
+            o["metadata"]["resourceVersion"]
+        );
         let st = s
             .update(res, "default", "d", false, |o| {
                 let mut n = (**o).clone();

@@ -32,7 +32,10 @@ pub fn generate() -> Result<Tls> {
         .context("generating the sandbox CA")?;
 
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "kubernetes.default.svc".to_string()])?;
+    let mut params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "kubernetes.default.svc".to_string(),
+    ])?;
     params
         .subject_alt_names
         .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));

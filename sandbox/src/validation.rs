@@ -64,7 +64,9 @@ fn check_labels(obj: &Value, path: &str, causes: &mut Causes) {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         let val_ok = v.as_str().is_some_and(|v| {
-            v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            v.len() <= 63
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         });
         if !key_ok || !val_ok {
             causes.push((
@@ -80,10 +82,16 @@ fn check_containers(spec: &Value, path: &str, causes: &mut Causes) {
         Some(cs) if !cs.is_empty() => {
             for (i, c) in cs.iter().enumerate() {
                 if c["name"].as_str().is_none_or(str::is_empty) {
-                    causes.push((format!("{path}.containers[{i}].name"), "Required value".into()));
+                    causes.push((
+                        format!("{path}.containers[{i}].name"),
+                        "Required value".into(),
+                    ));
                 }
                 if c["image"].as_str().is_none_or(str::is_empty) {
-                    causes.push((format!("{path}.containers[{i}].image"), "Required value".into()));
+                    causes.push((
+                        format!("{path}.containers[{i}].image"),
+                        "Required value".into(),
+                    ));
                 }
             }
         }
@@ -96,7 +104,10 @@ fn check_workload(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
     if spec["replicas"].as_i64().is_some_and(|r| r < 0) {
         causes.push((
             "spec.replicas".into(),
-            format!("Invalid value: {}: must be greater than or equal to 0", spec["replicas"]),
+            format!(
+                "Invalid value: {}: must be greater than or equal to 0",
+                spec["replicas"]
+            ),
         ));
     }
     let sel = match LabelSelector::from_json(spec.get("selector")) {
@@ -125,7 +136,11 @@ fn check_workload(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
             format!("Invalid value: {}: field is immutable", spec["selector"]),
         ));
     }
-    check_labels(&spec["template"]["metadata"], "spec.template.metadata.labels", causes);
+    check_labels(
+        &spec["template"]["metadata"],
+        "spec.template.metadata.labels",
+        causes,
+    );
     check_containers(&spec["template"]["spec"], "spec.template.spec", causes);
 }
 
@@ -141,7 +156,10 @@ fn check_service(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
             if !p["port"].as_i64().is_some_and(|n| (1..=65535).contains(&n)) {
                 causes.push((
                     format!("spec.ports[{i}].port"),
-                    format!("Invalid value: {}: must be between 1 and 65535, inclusive", p["port"]),
+                    format!(
+                        "Invalid value: {}: must be between 1 and 65535, inclusive",
+                        p["port"]
+                    ),
                 ));
             }
             if ports.len() > 1 && p["name"].as_str().is_none_or(str::is_empty) {
@@ -150,7 +168,11 @@ fn check_service(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
         }
     }
     if let Some(sel) = spec.get("selector").filter(|s| !s.is_null()) {
-        check_labels(&serde_json::json!({ "labels": sel }), "spec.selector", causes);
+        check_labels(
+            &serde_json::json!({ "labels": sel }),
+            "spec.selector",
+            causes,
+        );
     }
     if let Some(old) = old
         && !old["spec"]["clusterIP"].is_null()
@@ -168,7 +190,12 @@ fn check_route(obj: &Value, causes: &mut Causes) {
         return;
     };
     for (i, rule) in rules.iter().enumerate() {
-        for (j, b) in rule["backendRefs"].as_array().into_iter().flatten().enumerate() {
+        for (j, b) in rule["backendRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if let Some(w) = b.get("weight")
                 && !w.as_i64().is_some_and(|w| (0..=1_000_000).contains(&w))
             {
@@ -189,10 +216,12 @@ pub fn validate(res: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<
         check_name(res, name, &mut causes);
     }
     check_labels(&obj["metadata"], "metadata.labels", &mut causes);
-    if obj["metadata"]
-        .get("annotations")
-        .is_some_and(|a| !a.is_null() && !a.as_object().is_some_and(|m| m.values().all(Value::is_string)))
-    {
+    if obj["metadata"].get("annotations").is_some_and(|a| {
+        !a.is_null()
+            && !a
+                .as_object()
+                .is_some_and(|m| m.values().all(Value::is_string))
+    }) {
         causes.push((
             "metadata.annotations".into(),
             "Invalid value: annotations must be a map of strings".into(),
@@ -233,7 +262,12 @@ mod tests {
         assert!(is_dns1123_subdomain("a.b-c"));
         assert!(!is_dns1123_subdomain("a..b"));
         let svc = find("", "v1", "services").unwrap();
-        let e = validate(svc, &json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}), None).unwrap_err();
+        let e = validate(
+            svc,
+            &json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.code, 422);
         assert!(e.message.contains("metadata.name"), "{}", e.message);
     }
@@ -244,29 +278,60 @@ mod tests {
         validate(d, &deploy(), None).unwrap();
         let mut no_sel = deploy();
         no_sel["spec"]["selector"] = Value::Null;
-        assert!(validate(d, &no_sel, None).unwrap_err().message.contains("spec.selector: Required value"));
+        assert!(
+            validate(d, &no_sel, None)
+                .unwrap_err()
+                .message
+                .contains("spec.selector: Required value")
+        );
         let mut mismatch = deploy();
         mismatch["spec"]["template"]["metadata"]["labels"] = json!({"app": "api"});
-        assert!(validate(d, &mismatch, None).unwrap_err().message.contains("does not match"));
+        assert!(
+            validate(d, &mismatch, None)
+                .unwrap_err()
+                .message
+                .contains("does not match")
+        );
         let mut no_image = deploy();
         no_image["spec"]["template"]["spec"]["containers"][0]["image"] = json!("");
-        assert!(validate(d, &no_image, None).unwrap_err().message.contains("containers[0].image"));
+        assert!(
+            validate(d, &no_image, None)
+                .unwrap_err()
+                .message
+                .contains("containers[0].image")
+        );
         let mut moved = deploy();
         moved["spec"]["selector"] = json!({"matchLabels": {"app": "web", "x": "y"}});
         moved["spec"]["template"]["metadata"]["labels"]["x"] = json!("y");
-        assert!(validate(d, &moved, Some(&deploy())).unwrap_err().message.contains("immutable"));
+        assert!(
+            validate(d, &moved, Some(&deploy()))
+                .unwrap_err()
+                .message
+                .contains("immutable")
+        );
     }
 
     #[test]
     fn service_and_route_rules() {
         let svc = find("", "v1", "services").unwrap();
-        let two = json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}, {"port": 81}]}});
-        assert!(validate(svc, &two, None).unwrap_err().message.contains("spec.ports[0].name"));
+        let two =
+            json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}, {"port": 81}]}});
+        assert!(
+            validate(svc, &two, None)
+                .unwrap_err()
+                .message
+                .contains("spec.ports[0].name")
+        );
         let bad_port = json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 0}]}});
         assert!(validate(svc, &bad_port, None).is_err());
         let r = find("gateway.networking.k8s.io", "v1", "httproutes").unwrap();
         let route = json!({"metadata": {"name": "r"}, "spec": {"rules": [{"backendRefs": [{"name": "a", "weight": -1}]}]}});
-        assert!(validate(r, &route, None).unwrap_err().message.contains("weight"));
+        assert!(
+            validate(r, &route, None)
+                .unwrap_err()
+                .message
+                .contains("weight")
+        );
     }
 
     #[test]

@@ -116,7 +116,9 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
     } else {
         format!("{group}/{version}")
     };
-    Some(json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list }))
+    Some(
+        json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list }),
+    )
 }
 
 #[cfg(test)]
@@ -156,10 +158,18 @@ mod tests {
             .iter()
             .map(|g| g["name"].as_str().unwrap())
             .collect();
-        for want in ["apps", "gateway.networking.k8s.io", "networking.istio.io", "coordination.k8s.io"] {
+        for want in [
+            "apps",
+            "gateway.networking.k8s.io",
+            "networking.istio.io",
+            "coordination.k8s.io",
+        ] {
             assert!(names.contains(&want), "{want}");
         }
-        assert_eq!(group("apps").unwrap()["preferredVersion"]["groupVersion"], "apps/v1");
+        assert_eq!(
+            group("apps").unwrap()["preferredVersion"]["groupVersion"],
+            "apps/v1"
+        );
         assert!(group("nope").is_none());
     }
 }

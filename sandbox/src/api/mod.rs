@@ -38,7 +38,10 @@ pub struct Request {
 
 impl Request {
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.query.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.query
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -174,7 +177,12 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
 }
 
 fn not_found(path: &str) -> Reply {
-    ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({path})")).into()
+    ApiError::new(
+        404,
+        "NotFound",
+        format!("the server could not find the requested resource ({path})"),
+    )
+    .into()
 }
 
 async fn resource_request(
@@ -198,7 +206,11 @@ async fn resource_request(
         }
     }
     if p.sub.is_some() && !p.res.status {
-        return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
     }
     match verb {
         "get" => objects::get(cluster, req, &p),
@@ -220,7 +232,15 @@ async fn resource_request(
 /// (GET list, POST add `{"spec": "..."}`, DELETE clear). Admin token only.
 fn admin(cluster: &Cluster, user: &User, req: &Request, path: &str) -> Reply {
     if user.role != Role::Admin {
-        return ApiError::new(403, "Forbidden", format!("User \"{}\" cannot use the sandbox admin endpoints", user.name)).into();
+        return ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "User \"{}\" cannot use the sandbox admin endpoints",
+                user.name
+            ),
+        )
+        .into();
     }
     match (path, &req.method) {
         ("requests", &Method::GET) => Reply::ok(cluster.requests.snapshot()),
@@ -238,7 +258,10 @@ fn admin(cluster: &Cluster, user: &User, req: &Request, path: &str) -> Reply {
                 .ok()
                 .and_then(|v| v["spec"].as_str().map(String::from));
             let Some(spec) = spec else {
-                return ApiError::bad_request("body must be {\"spec\": \"status=503,verb=patch,...\"}").into();
+                return ApiError::bad_request(
+                    "body must be {\"spec\": \"status=503,verb=patch,...\"}",
+                )
+                .into();
             };
             match Fault::parse(&spec) {
                 Ok(f) => {

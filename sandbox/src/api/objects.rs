@@ -12,7 +12,7 @@ use super::route::ResourcePath;
 use super::{Reply, Request};
 use crate::cluster::Cluster;
 use crate::patch::{self, PatchType};
-use crate::resources::{RESOURCES, ResourceType, Conversion};
+use crate::resources::{Conversion, RESOURCES, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::Obj;
@@ -246,9 +246,18 @@ pub fn select(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<List
         items.push(served);
     }
     let cont = (remaining > 0)
-        .then(|| last_key.map(|(ns, name)| B64.encode(serde_json::to_vec(&Continue { rv, ns, name }).unwrap_or_default())))
+        .then(|| {
+            last_key.map(|(ns, name)| {
+                B64.encode(serde_json::to_vec(&Continue { rv, ns, name }).unwrap_or_default())
+            })
+        })
         .flatten();
-    Ok(Listed { items, rv, cont, remaining })
+    Ok(Listed {
+        items,
+        rv,
+        cont,
+        remaining,
+    })
 }
 
 pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
@@ -289,7 +298,12 @@ pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply,
 }
 
 /// Create-time rules shared by POST and server-side apply of a new object.
-fn create_object(cluster: &Cluster, req: &Request, p: &ResourcePath, mut obj: Value) -> Result<Reply, ApiError> {
+fn create_object(
+    cluster: &Cluster,
+    req: &Request,
+    p: &ResourcePath,
+    mut obj: Value,
+) -> Result<Reply, ApiError> {
     let res = p.res;
     if res.status {
         match res.kind {
@@ -313,7 +327,9 @@ fn create_object(cluster: &Cluster, req: &Request, p: &ResourcePath, mut obj: Va
 
 pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
     if p.name.is_some() {
-        return Err(ApiError::method_not_allowed("POST is not allowed on a named object"));
+        return Err(ApiError::method_not_allowed(
+            "POST is not allowed on a named object",
+        ));
     }
     require_scope(p)?;
     let mut obj = parse_body(req)?;
@@ -387,7 +403,10 @@ fn delete_options(req: &Request) -> DeleteOptions {
 
 /// Removes `owner_uid` from the ownerReferences of everything in `ns`.
 fn orphan_dependents(cluster: &Cluster, ns: &str, owner_uid: &str) {
-    for res in RESOURCES.iter().filter(|r| r.conversion == Conversion::None && r.namespaced) {
+    for res in RESOURCES
+        .iter()
+        .filter(|r| r.conversion == Conversion::None && r.namespaced)
+    {
         for o in cluster.store.list(res, Some(ns)).0 {
             let owned = o["metadata"]["ownerReferences"]
                 .as_array()
@@ -407,28 +426,43 @@ fn orphan_dependents(cluster: &Cluster, ns: &str, owner_uid: &str) {
 }
 
 /// Deletes every object in a namespace, then the namespace itself.
-fn delete_namespace(cluster: &Cluster, p: &ResourcePath, opts: &DeleteOptions, dry_run: bool) -> Result<Obj, ApiError> {
+fn delete_namespace(
+    cluster: &Cluster,
+    p: &ResourcePath,
+    opts: &DeleteOptions,
+    dry_run: bool,
+) -> Result<Obj, ApiError> {
     let ns = name_of(p);
     if cluster.store.get(p.res, "", ns).is_none() {
         return Err(ApiError::not_found(p.res, ns));
     }
     if !dry_run {
-        for res in RESOURCES.iter().filter(|r| r.conversion == Conversion::None && r.namespaced) {
+        for res in RESOURCES
+            .iter()
+            .filter(|r| r.conversion == Conversion::None && r.namespaced)
+        {
             for o in cluster.store.list(res, Some(ns)).0 {
                 let name = o["metadata"]["name"].as_str().unwrap_or("");
                 let _ = cluster.store.delete(res, ns, name, None, None, false);
             }
         }
     }
-    cluster
-        .store
-        .delete(p.res, "", ns, opts.rv.as_deref(), opts.uid.as_deref(), dry_run)
+    cluster.store.delete(
+        p.res,
+        "",
+        ns,
+        opts.rv.as_deref(),
+        opts.uid.as_deref(),
+        dry_run,
+    )
 }
 
 pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
     require_scope(p)?;
     if p.sub.is_some() {
-        return Err(ApiError::method_not_allowed("DELETE is not allowed on a subresource"));
+        return Err(ApiError::method_not_allowed(
+            "DELETE is not allowed on a subresource",
+        ));
     }
     let opts = delete_options(req);
     let dry_run = req.dry_run()
@@ -438,10 +472,15 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     let deleted = if p.res.kind == "Namespace" {
         delete_namespace(cluster, p, &opts, dry_run)?
     } else {
-        if opts.propagation == "Orphan" && !dry_run
+        if opts.propagation == "Orphan"
+            && !dry_run
             && let Some(o) = cluster.store.get(p.res, ns_of(p), name_of(p))
         {
-            orphan_dependents(cluster, ns_of(p), o["metadata"]["uid"].as_str().unwrap_or(""));
+            orphan_dependents(
+                cluster,
+                ns_of(p),
+                o["metadata"]["uid"].as_str().unwrap_or(""),
+            );
         }
         cluster.store.delete(
             p.res,
@@ -456,12 +495,19 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     Ok(respond_object(req, p.res, &deleted, 200))
 }
 
-pub fn delete_collection(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
+pub fn delete_collection(
+    cluster: &Cluster,
+    req: &Request,
+    p: &ResourcePath,
+) -> Result<Reply, ApiError> {
     let listed = select(cluster, req, p)?;
     for o in &listed.items {
         let ns = o["metadata"]["namespace"].as_str().unwrap_or("");
         let name = o["metadata"]["name"].as_str().unwrap_or("");
-        match cluster.store.delete(p.res, ns, name, None, None, req.dry_run()) {
+        match cluster
+            .store
+            .delete(p.res, ns, name, None, None, req.dry_run())
+        {
             Ok(_) => {}
             // Deleted concurrently: the goal holds.
             Err(e) if e.code == 404 => {}
@@ -477,15 +523,28 @@ pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError
     let api_version = obj["apiVersion"].as_str().unwrap_or("");
     let kind = obj["kind"].as_str().unwrap_or("");
     let res = crate::resources::by_kind(api_version, kind).ok_or_else(|| {
-        ApiError::bad_request(format!("no kind \"{kind}\" is registered for version \"{api_version}\""))
+        ApiError::bad_request(format!(
+            "no kind \"{kind}\" is registered for version \"{api_version}\""
+        ))
     })?;
     let ns = if res.namespaced {
-        Some(obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string())
+        Some(
+            obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string(),
+        )
     } else {
         None
     };
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let p = ResourcePath { res, ns, name: None, sub: None, rest: String::new() };
+    let p = ResourcePath {
+        res,
+        ns,
+        name: None,
+        sub: None,
+        rest: String::new(),
+    };
     let req = Request {
         method: http::Method::POST,
         path: String::new(),
@@ -499,11 +558,16 @@ pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError
     check_identity(&p, &mut obj, None)?;
     match create_object(cluster, &req, &p, obj.clone()) {
         Err(e) if e.code == 409 => {
-            let p = ResourcePath { name: Some(name), ..p };
+            let p = ResourcePath {
+                name: Some(name),
+                ..p
+            };
             let new = to_storage(res, obj);
-            cluster.store.update(res, ns_of(&p), name_of(&p), false, |old| {
-                prepare_update(cluster, res, old, new, None)
-            })?;
+            cluster
+                .store
+                .update(res, ns_of(&p), name_of(&p), false, |old| {
+                    prepare_update(cluster, res, old, new, None)
+                })?;
             Ok(())
         }
         other => other.map(|_| ()),

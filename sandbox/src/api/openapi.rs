@@ -41,7 +41,10 @@ pub fn group_version(path: &str) -> Option<Value> {
         _ => return None,
     };
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let prefix = if group.is_empty() {
             format!("/api/{version}")
         } else {
@@ -94,9 +97,18 @@ mod tests {
     #[test]
     fn root_lists_every_group_version() {
         let r = root();
-        assert!(r["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().starts_with("/openapi/v3/api/v1?hash="));
+        assert!(
+            r["paths"]["api/v1"]["serverRelativeURL"]
+                .as_str()
+                .unwrap()
+                .starts_with("/openapi/v3/api/v1?hash=")
+        );
         assert!(r["paths"].get("apis/apps/v1").is_some());
-        assert!(r["paths"].get("apis/gateway.networking.k8s.io/v1").is_some());
+        assert!(
+            r["paths"]
+                .get("apis/gateway.networking.k8s.io/v1")
+                .is_some()
+        );
     }
 
     #[test]
@@ -104,8 +116,18 @@ mod tests {
         let doc = group_version("apis/apps/v1").unwrap();
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(op["requestBody"]["content"].get("application/strategic-merge-patch+json").is_none());
+        assert!(
+            op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert!(
+            op["requestBody"]["content"]
+                .get("application/strategic-merge-patch+json")
+                .is_none()
+        );
         let core = group_version("api/v1").unwrap();
         assert!(core["paths"].get("/api/v1/namespaces/{name}").is_some());
         assert!(group_version("apis/nope/v1").is_none());

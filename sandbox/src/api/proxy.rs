@@ -33,7 +33,8 @@ pub fn service(cluster: &Cluster, _req: &Request, p: &ResourcePath) -> Result<Re
         .ok_or_else(|| ApiError::not_found(p.res, name))?;
     if let Some(port) = port {
         let known = svc["spec"]["ports"].as_array().is_some_and(|ps| {
-            ps.iter().any(|sp| sp["name"].as_str() == Some(port) || sp["port"].to_string() == port)
+            ps.iter()
+                .any(|sp| sp["name"].as_str() == Some(port) || sp["port"].to_string() == port)
         });
         if !known {
             return Err(ApiError::new(
@@ -72,18 +73,31 @@ pub fn service(cluster: &Cluster, _req: &Request, p: &ResourcePath) -> Result<Re
         .iter()
         .any(|p| p["metadata"]["annotations"][HEALTH_ANNOTATION] == "down");
     let (code, status) = if down { (503, "DOWN") } else { (200, "UP") };
-    Ok(Reply::Json(code, json!({ "status": status, "path": format!("/{}", p.rest) })))
+    Ok(Reply::Json(
+        code,
+        json!({ "status": status, "path": format!("/{}", p.rest) }),
+    ))
 }
 
 pub fn pod_log(cluster: &Cluster, p: &ResourcePath) -> Result<Reply, ApiError> {
-    let (ns, name) = (p.ns.as_deref().unwrap_or(""), p.name.as_deref().unwrap_or(""));
+    let (ns, name) = (
+        p.ns.as_deref().unwrap_or(""),
+        p.name.as_deref().unwrap_or(""),
+    );
     let pod = cluster
         .store
         .get(p.res, ns, name)
         .ok_or_else(|| ApiError::not_found(p.res, name))?;
     let mut out = String::new();
-    for c in pod["status"]["containerStatuses"].as_array().into_iter().flatten() {
-        let state = c["state"].as_object().and_then(|s| s.keys().next().cloned()).unwrap_or_default();
+    for c in pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let state = c["state"]
+            .as_object()
+            .and_then(|s| s.keys().next().cloned())
+            .unwrap_or_default();
         out.push_str(&format!(
             "kube-sandbox: container {} image {} is {state} (restarts {})\n",
             c["name"].as_str().unwrap_or(""),

@@ -58,9 +58,12 @@ pub fn parse(path: &str) -> Route {
 fn resource(group: &str, version: &str, rest: &[&str]) -> Route {
     let (ns, rest) = match rest {
         // `namespaces/X/status` is the namespace's own subresource, not a collection.
-        ["namespaces", ns, plural, more @ ..] if !matches!(*plural, "status" | "finalize") => {
-            (Some(ns.to_string()), std::iter::once(*plural).chain(more.iter().copied()).collect::<Vec<_>>())
-        }
+        ["namespaces", ns, plural, more @ ..] if !matches!(*plural, "status" | "finalize") => (
+            Some(ns.to_string()),
+            std::iter::once(*plural)
+                .chain(more.iter().copied())
+                .collect::<Vec<_>>(),
+        ),
         _ => (None, rest.to_vec()),
     };
     let Some((plural, more)) = rest.split_first() else {
@@ -75,7 +78,13 @@ fn resource(group: &str, version: &str, rest: &[&str]) -> Route {
     let name = more.first().map(|s| s.to_string());
     let sub = more.get(1).map(|s| s.to_string());
     let rest = more.get(2..).map(|r| r.join("/")).unwrap_or_default();
-    Route::Resource(ResourcePath { res, ns, name, sub, rest })
+    Route::Resource(ResourcePath {
+        res,
+        ns,
+        name,
+        sub,
+        rest,
+    })
 }
 
 #[cfg(test)]
@@ -113,9 +122,14 @@ mod tests {
     fn other_paths() {
         assert!(matches!(parse("/version"), Route::Version));
         assert!(matches!(parse("/apis"), Route::Groups));
-        assert!(matches!(parse("/apis/apps/v1"), Route::Resources(g, v) if g == "apps" && v == "v1"));
+        assert!(
+            matches!(parse("/apis/apps/v1"), Route::Resources(g, v) if g == "apps" && v == "v1")
+        );
         assert!(matches!(parse("/api/v1/widgets"), Route::NotFound));
-        assert!(matches!(parse("/api/v1/namespaces/x/namespaces"), Route::NotFound));
+        assert!(matches!(
+            parse("/api/v1/namespaces/x/namespaces"),
+            Route::NotFound
+        ));
         assert!(matches!(parse("/sandbox/requests"), Route::Admin(p) if p == "requests"));
     }
 }

@@ -32,13 +32,22 @@ fn to_scale(obj: &Value) -> Value {
 /// as the precondition.
 fn apply_scale(res: &ResourceType, old: &Value, scale: &Value) -> Result<Value, ApiError> {
     let name = old["metadata"]["name"].as_str().unwrap_or("");
-    let replicas = scale["spec"]["replicas"].as_i64().filter(|r| *r >= 0).ok_or_else(|| {
-        ApiError::invalid(
-            res,
-            name,
-            &[("spec.replicas".into(), format!("Invalid value: {}: must be greater than or equal to 0", scale["spec"]["replicas"]))],
-        )
-    })?;
+    let replicas = scale["spec"]["replicas"]
+        .as_i64()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                res,
+                name,
+                &[(
+                    "spec.replicas".into(),
+                    format!(
+                        "Invalid value: {}: must be greater than or equal to 0",
+                        scale["spec"]["replicas"]
+                    ),
+                )],
+            )
+        })?;
     let mut new = old.clone();
     new["spec"]["replicas"] = json!(replicas);
     new["metadata"]["resourceVersion"] = scale["metadata"]["resourceVersion"].clone();
@@ -49,17 +58,25 @@ fn apply_scale(res: &ResourceType, old: &Value, scale: &Value) -> Result<Value, 
 }
 
 pub fn handle(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
-    let (ns, name) = (p.ns.as_deref().unwrap_or(""), p.name.as_deref().unwrap_or(""));
+    let (ns, name) = (
+        p.ns.as_deref().unwrap_or(""),
+        p.name.as_deref().unwrap_or(""),
+    );
     let res = p.res;
     let updated = match req.method {
         http::Method::GET => {
-            let obj = cluster.store.get(res, ns, name).ok_or_else(|| ApiError::not_found(res, name))?;
+            let obj = cluster
+                .store
+                .get(res, ns, name)
+                .ok_or_else(|| ApiError::not_found(res, name))?;
             return Ok(Reply::ok(to_scale(&obj)));
         }
         http::Method::PUT => {
             let body: Value = serde_json::from_slice(&req.body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding Scale: {e}")))?;
-            cluster.store.update(res, ns, name, req.dry_run(), |old| apply_scale(res, old, &body))?
+            cluster.store.update(res, ns, name, req.dry_run(), |old| {
+                apply_scale(res, old, &body)
+            })?
         }
         http::Method::PATCH => {
             let pt = PatchType::from_content_type(&req.content_type)
@@ -75,7 +92,11 @@ pub fn handle(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
                 apply_scale(res, old, &scale)
             })?
         }
-        _ => return Err(ApiError::method_not_allowed("scale supports get, update and patch")),
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                "scale supports get, update and patch",
+            ));
+        }
     };
     Ok(Reply::ok(to_scale(&updated)))
 }

@@ -66,8 +66,8 @@ impl Filter {
             ),
             None => served,
         };
-        let mut line = serde_json::to_vec(&json!({ "type": kind, "object": object }))
-            .unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({ "type": kind, "object": object })).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -78,14 +78,16 @@ impl Filter {
             meta["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
         }
         let obj = json!({ "kind": self.res.kind, "apiVersion": self.res.api_version(), "metadata": meta });
-        let mut line = serde_json::to_vec(&json!({ "type": "BOOKMARK", "object": obj })).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({ "type": "BOOKMARK", "object": obj })).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
 }
 
 fn error_line(e: &ApiError) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({ "type": "ERROR", "object": e.to_status() })).unwrap_or_default();
+    let mut line = serde_json::to_vec(&json!({ "type": "ERROR", "object": e.to_status() }))
+        .unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -119,9 +121,9 @@ pub fn watch(
     let (initial, start_rv, backlog, rx): (Vec<Obj>, u64, Vec<Arc<Change>>, _) =
         match (rv, send_initial) {
             (Some(rv), false) => {
-                let rv: u64 = rv
-                    .parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?;
+                let rv: u64 = rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?;
                 let (backlog, rx) = cluster.store.watch_from(p.res, rv)?;
                 (Vec::new(), rv, backlog, rx)
             }

@@ -26,9 +26,9 @@ pub fn template_hash(template: &Value) -> String {
         labels.remove(HASH_LABEL);
     }
     let bytes = serde_json::to_vec(&t).unwrap_or_default();
-    let h = bytes
-        .iter()
-        .fold(0x811c9dc5u32, |h, b| (h ^ *b as u32).wrapping_mul(0x01000193));
+    let h = bytes.iter().fold(0x811c9dc5u32, |h, b| {
+        (h ^ *b as u32).wrapping_mul(0x01000193)
+    });
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     h.to_string()
         .bytes()
@@ -81,13 +81,19 @@ impl DeploymentController {
         if rs.replicas == to {
             return;
         }
-        let name = rs.obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-        let r = cluster.store.update(res("apps", "replicasets"), ns, &name, false, |cur| {
-            let mut n = (**cur).clone();
-            n["spec"]["replicas"] = json!(to);
-            n["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = json!(desired.to_string());
-            Ok(n)
-        });
+        let name = rs.obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let r = cluster
+            .store
+            .update(res("apps", "replicasets"), ns, &name, false, |cur| {
+                let mut n = (**cur).clone();
+                n["spec"]["replicas"] = json!(to);
+                n["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                    json!(desired.to_string());
+                Ok(n)
+            });
         if let Ok(o) = r {
             rs.obj = o;
             rs.replicas = to;
@@ -111,7 +117,13 @@ impl Reconciler for DeploymentController {
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster.store.list(res("apps", "deployments"), None).0.iter().map(|o| key_of(o)).collect()
+        cluster
+            .store
+            .list(res("apps", "deployments"), None)
+            .0
+            .iter()
+            .map(|o| key_of(o))
+            .collect()
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
@@ -131,10 +143,21 @@ impl Reconciler for DeploymentController {
             .0
             .into_iter()
             .filter(|rs| owned_by(rs, &uid) && rs["metadata"].get("deletionTimestamp").is_none())
-            .map(|obj| Rs { replicas: spec_replicas(&obj), obj })
+            .map(|obj| Rs {
+                replicas: spec_replicas(&obj),
+                obj,
+            })
             .collect();
         rss.sort_by(|a, b| {
-            let k = |r: &Rs| (r.obj["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string(), revision(&r.obj));
+            let k = |r: &Rs| {
+                (
+                    r.obj["metadata"]["creationTimestamp"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    revision(&r.obj),
+                )
+            };
             k(a).cmp(&k(b))
         });
         let max_rev = rss.iter().map(|r| revision(&r.obj)).max().unwrap_or(0);
@@ -145,22 +168,36 @@ impl Reconciler for DeploymentController {
         } else {
             let ru = &strategy["rollingUpdate"];
             let s = int_or_percent(ru.get("maxSurge").unwrap_or(&json!("25%")), replicas, true);
-            let u = int_or_percent(ru.get("maxUnavailable").unwrap_or(&json!("25%")), replicas, false);
+            let u = int_or_percent(
+                ru.get("maxUnavailable").unwrap_or(&json!("25%")),
+                replicas,
+                false,
+            );
             if s == 0 && u == 0 { (0, 1) } else { (s, u) }
         };
 
         // Find or make the ReplicaSet for the current template.
         let mut created = None;
-        let new_idx = match rss.iter().position(|r| r.obj["metadata"]["labels"][HASH_LABEL] == hash.as_str()) {
+        let new_idx = match rss
+            .iter()
+            .position(|r| r.obj["metadata"]["labels"][HASH_LABEL] == hash.as_str())
+        {
             Some(i) => {
                 // A rollback to an older template makes its ReplicaSet the newest revision.
                 if revision(&rss[i].obj) < max_rev || max_rev == 0 {
-                    let rs_name = rss[i].obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-                    if let Ok(o) = cluster.store.update(replicasets, ns, &rs_name, false, |cur| {
-                        let mut n = (**cur).clone();
-                        n["metadata"]["annotations"][REVISION] = json!((max_rev + 1).to_string());
-                        Ok(n)
-                    }) {
+                    let rs_name = rss[i].obj["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    if let Ok(o) = cluster
+                        .store
+                        .update(replicasets, ns, &rs_name, false, |cur| {
+                            let mut n = (**cur).clone();
+                            n["metadata"]["annotations"][REVISION] =
+                                json!((max_rev + 1).to_string());
+                            Ok(n)
+                        })
+                    {
                         rss[i].obj = o;
                     }
                 }
@@ -220,7 +257,8 @@ impl Reconciler for DeploymentController {
                 Self::scale(cluster, ns, &mut new_rs, target, replicas);
                 let all: i64 = old.iter().map(|o| o.replicas).sum::<i64>() + new_rs.replicas;
                 let min_available = replicas - unavailable;
-                let new_unavailable = (new_rs.replicas - status_count(&new_rs.obj, "availableReplicas")).max(0);
+                let new_unavailable =
+                    (new_rs.replicas - status_count(&new_rs.obj, "availableReplicas")).max(0);
                 let mut budget = all - min_available - new_unavailable;
                 // Unhealthy old pods go first: they serve nothing.
                 for o in old.iter_mut() {
@@ -235,7 +273,10 @@ impl Reconciler for DeploymentController {
                         budget -= cut;
                     }
                 }
-                let available: i64 = old.iter().map(|o| status_count(&o.obj, "availableReplicas").min(o.replicas)).sum::<i64>()
+                let available: i64 = old
+                    .iter()
+                    .map(|o| status_count(&o.obj, "availableReplicas").min(o.replicas))
+                    .sum::<i64>()
                     + status_count(&new_rs.obj, "availableReplicas");
                 let mut healthy_budget = (available - min_available).min(budget);
                 for o in old.iter_mut() {
@@ -251,8 +292,14 @@ impl Reconciler for DeploymentController {
                 }
             }
             // Keep revisionHistoryLimit old, empty ReplicaSets.
-            let limit = d["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10).max(0) as usize;
-            let empty: Vec<&Rs> = old.iter().filter(|o| o.replicas == 0 && status_count(&o.obj, "replicas") == 0).collect();
+            let limit = d["spec"]["revisionHistoryLimit"]
+                .as_i64()
+                .unwrap_or(10)
+                .max(0) as usize;
+            let empty: Vec<&Rs> = old
+                .iter()
+                .filter(|o| o.replicas == 0 && status_count(&o.obj, "replicas") == 0)
+                .collect();
             if empty.len() > limit {
                 for o in &empty[..empty.len() - limit] {
                     let n = o.obj["metadata"]["name"].as_str().unwrap_or("");
@@ -264,7 +311,11 @@ impl Reconciler for DeploymentController {
         // Status, from the ReplicaSets' status.
         let all: Vec<&Rs> = old.iter().chain(std::iter::once(&new_rs)).collect();
         let sum = |f: &str| all.iter().map(|r| status_count(&r.obj, f)).sum::<i64>();
-        let (actual, ready, available) = (sum("replicas"), sum("readyReplicas"), sum("availableReplicas"));
+        let (actual, ready, available) = (
+            sum("replicas"),
+            sum("readyReplicas"),
+            sum("availableReplicas"),
+        );
         let updated = status_count(&new_rs.obj, "replicas");
         let spec_total: i64 = all.iter().map(|r| r.replicas).sum();
         let prev = &d["status"];
@@ -274,10 +325,17 @@ impl Reconciler for DeploymentController {
             || ready > prev["readyReplicas"].as_i64().unwrap_or(0)
             || available > prev["availableReplicas"].as_i64().unwrap_or(0)
             || d["metadata"]["generation"] != prev["observedGeneration"];
-        let complete = updated == replicas && available >= replicas && actual == replicas
+        let complete = updated == replicas
+            && available >= replicas
+            && actual == replicas
             && status_count(&new_rs.obj, "availableReplicas") >= replicas;
-        let rs_name = new_rs.obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-        let deadline = d["spec"]["progressDeadlineSeconds"].as_i64().map(|s| Duration::from_secs(s.max(0) as u64));
+        let rs_name = new_rs.obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let deadline = d["spec"]["progressDeadlineSeconds"]
+            .as_i64()
+            .map(|s| Duration::from_secs(s.max(0) as u64));
         let last_progress = {
             let mut map = self.progress.lock().unwrap_or_else(|e| e.into_inner());
             let t = map.entry(uid.clone()).or_insert_with(Instant::now);
@@ -294,15 +352,32 @@ impl Reconciler for DeploymentController {
             .unwrap_or("")
             .to_string();
         let (p_status, p_reason, p_message) = if let Some(n) = &created {
-            (true, "NewReplicaSetCreated", format!("Created new replica set \"{n}\""))
+            (
+                true,
+                "NewReplicaSetCreated",
+                format!("Created new replica set \"{n}\""),
+            )
         } else if complete {
-            (true, "NewReplicaSetAvailable", format!("ReplicaSet \"{rs_name}\" has successfully progressed."))
+            (
+                true,
+                "NewReplicaSetAvailable",
+                format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+            )
         } else if !progressed
-            && (prev_reason == "ProgressDeadlineExceeded" || deadline.is_some_and(|dl| last_progress.elapsed() >= dl))
+            && (prev_reason == "ProgressDeadlineExceeded"
+                || deadline.is_some_and(|dl| last_progress.elapsed() >= dl))
         {
-            (false, "ProgressDeadlineExceeded", format!("ReplicaSet \"{rs_name}\" has timed out progressing."))
+            (
+                false,
+                "ProgressDeadlineExceeded",
+                format!("ReplicaSet \"{rs_name}\" has timed out progressing."),
+            )
         } else {
-            (true, "ReplicaSetUpdated", format!("ReplicaSet \"{rs_name}\" is progressing."))
+            (
+                true,
+                "ReplicaSetUpdated",
+                format!("ReplicaSet \"{rs_name}\" is progressing."),
+            )
         };
         let available_ok = available >= replicas - unavailable;
         let mut status = json!({
@@ -314,7 +389,13 @@ impl Reconciler for DeploymentController {
             "unavailableReplicas": (spec_total - available).max(0),
             "conditions": prev["conditions"].clone(),
         });
-        for field in ["readyReplicas", "availableReplicas", "updatedReplicas", "replicas", "unavailableReplicas"] {
+        for field in [
+            "readyReplicas",
+            "availableReplicas",
+            "updatedReplicas",
+            "replicas",
+            "unavailableReplicas",
+        ] {
             if status[field] == 0 {
                 status.as_object_mut().map(|m| m.remove(field));
             }
@@ -332,9 +413,15 @@ impl Reconciler for DeploymentController {
             "message": p_message,
         });
         let keep_update_time = |t: &str, c: &mut Value| {
-            let old = prev["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == t));
+            let old = prev["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == t));
             c["lastUpdateTime"] = match old {
-                Some(o) if o["reason"] == c["reason"] && o["message"] == c["message"] && !(t == "Progressing" && progressed) => {
+                Some(o)
+                    if o["reason"] == c["reason"]
+                        && o["message"] == c["message"]
+                        && !(t == "Progressing" && progressed) =>
+                {
                     o["lastUpdateTime"].clone()
                 }
                 _ => json!(ts),
@@ -348,7 +435,11 @@ impl Reconciler for DeploymentController {
         // set_condition leaves lastUpdateTime of an unchanged condition alone.
         if let Some(cs) = conds.as_array_mut() {
             for c in cs.iter_mut() {
-                let src = if c["type"] == "Available" { &avail_cond } else { &prog_cond };
+                let src = if c["type"] == "Available" {
+                    &avail_cond
+                } else {
+                    &prog_cond
+                };
                 c["lastUpdateTime"] = src["lastUpdateTime"].clone();
             }
             cs.sort_by_key(|c| if c["type"] == "Available" { 0 } else { 1 });
@@ -361,9 +452,10 @@ impl Reconciler for DeploymentController {
             Ok(n)
         });
         match (complete, deadline) {
-            (false, Some(dl)) if p_reason != "ProgressDeadlineExceeded" => {
-                Some(dl.saturating_sub(last_progress.elapsed()).max(Duration::from_millis(50)))
-            }
+            (false, Some(dl)) if p_reason != "ProgressDeadlineExceeded" => Some(
+                dl.saturating_sub(last_progress.elapsed())
+                    .max(Duration::from_millis(50)),
+            ),
             _ => None,
         }
     }
@@ -387,7 +479,10 @@ mod tests {
     fn template_hash_ignores_its_own_label_and_tracks_content() {
         let t = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "web:1"}]}});
         let h = template_hash(&t);
-        assert!(h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)), "{h}");
+        assert!(
+            h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)),
+            "{h}"
+        );
         let mut labelled = t.clone();
         labelled["metadata"]["labels"][HASH_LABEL] = json!(h.clone());
         assert_eq!(template_hash(&labelled), h);

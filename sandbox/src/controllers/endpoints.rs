@@ -35,7 +35,11 @@ fn target_port(sp: &Value, pods: &[std::sync::Arc<Value>]) -> Option<i64> {
     }
     pods.iter().find_map(|p| {
         p["spec"]["containers"].as_array()?.iter().find_map(|c| {
-            c["ports"].as_array()?.iter().find(|cp| cp["name"] == name)?["containerPort"].as_i64()
+            c["ports"]
+                .as_array()?
+                .iter()
+                .find(|cp| cp["name"] == name)?["containerPort"]
+                .as_i64()
         })
     })
 }
@@ -57,7 +61,8 @@ impl Reconciler for EndpointsController {
                     .iter()
                     .filter(|svc| {
                         selector_of(svc).is_some_and(|s| {
-                            s.matches_object(&c.object) || c.old.as_ref().is_some_and(|o| s.matches_object(o))
+                            s.matches_object(&c.object)
+                                || c.old.as_ref().is_some_and(|o| s.matches_object(o))
                         })
                     })
                     .map(|svc| key_of(svc))
@@ -68,7 +73,13 @@ impl Reconciler for EndpointsController {
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster.store.list(res("", "services"), None).0.iter().map(|o| key_of(o)).collect()
+        cluster
+            .store
+            .list(res("", "services"), None)
+            .0
+            .iter()
+            .map(|o| key_of(o))
+            .collect()
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
@@ -100,7 +111,11 @@ impl Reconciler for EndpointsController {
                     && p["metadata"].get("deletionTimestamp").is_none()
             })
             .collect();
-        pods.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+        pods.sort_by(|a, b| {
+            a["metadata"]["name"]
+                .as_str()
+                .cmp(&b["metadata"]["name"].as_str())
+        });
         let ports: Vec<Value> = svc["spec"]["ports"]
             .as_array()
             .into_iter()
@@ -158,8 +173,16 @@ impl Reconciler for EndpointsController {
         }
         // Legacy Endpoints: ready and not-ready addresses in one subset.
         let addr = |p: &Value| json!({ "ip": p["status"]["podIP"], "nodeName": NODE_NAME, "targetRef": target_ref(p) });
-        let ready: Vec<Value> = pods.iter().filter(|p| pod_is_ready(p)).map(|p| addr(p)).collect();
-        let not_ready: Vec<Value> = pods.iter().filter(|p| !pod_is_ready(p)).map(|p| addr(p)).collect();
+        let ready: Vec<Value> = pods
+            .iter()
+            .filter(|p| pod_is_ready(p))
+            .map(|p| addr(p))
+            .collect();
+        let not_ready: Vec<Value> = pods
+            .iter()
+            .filter(|p| !pod_is_ready(p))
+            .map(|p| addr(p))
+            .collect();
         let mut subset = json!({ "ports": ports });
         if !ready.is_empty() {
             subset["addresses"] = json!(ready);
@@ -167,7 +190,11 @@ impl Reconciler for EndpointsController {
         if !not_ready.is_empty() {
             subset["notReadyAddresses"] = json!(not_ready);
         }
-        let subsets = if pods.is_empty() { json!([]) } else { json!([subset]) };
+        let subsets = if pods.is_empty() {
+            json!([])
+        } else {
+            json!([subset])
+        };
         let updated = cluster.store.update(eps, ns, name, false, |cur| {
             let mut n = (**cur).clone();
             n["subsets"] = subsets.clone();

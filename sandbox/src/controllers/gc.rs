@@ -15,7 +15,10 @@ fn collect(cluster: &Cluster, c: &Change) {
         return;
     };
     let ns = c.namespace();
-    for res in RESOURCES.iter().filter(|r| r.namespaced && r.conversion == Conversion::None) {
+    for res in RESOURCES
+        .iter()
+        .filter(|r| r.namespaced && r.conversion == Conversion::None)
+    {
         let scope = if c.res.namespaced { Some(ns) } else { None };
         for o in cluster.store.list(res, scope).0 {
             if owned_by(&o, uid) {
@@ -37,7 +40,10 @@ pub async fn run(cluster: Arc<Cluster>) {
         match rx.recv().await {
             Ok(c) if c.kind == ChangeKind::Deleted => {
                 // Only types that own things here.
-                if matches!(c.res.plural, "deployments" | "replicasets" | "services" | "pods") {
+                if matches!(
+                    c.res.plural,
+                    "deployments" | "replicasets" | "services" | "pods"
+                ) {
                     collect(&cluster, &c);
                 }
             }

@@ -29,10 +29,10 @@ const HOST_IP: &str = "172.18.0.2";
 
 /// Ready condition is True.
 pub fn pod_is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        && pod["metadata"].get("deletionTimestamp").is_none()
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    }) && pod["metadata"].get("deletionTimestamp").is_none()
 }
 
 pub fn pod_is_running(pod: &Value) -> bool {
@@ -69,7 +69,8 @@ pub struct Kubelet {
 }
 
 fn cond(kind: &str, ok: bool, reason: Option<&str>, message: Option<&str>) -> Value {
-    let mut c = json!({ "type": kind, "status": if ok { "True" } else { "False" }, "lastProbeTime": null });
+    let mut c =
+        json!({ "type": kind, "status": if ok { "True" } else { "False" }, "lastProbeTime": null });
     if let Some(r) = reason {
         c["reason"] = json!(r);
     }
@@ -94,14 +95,19 @@ fn container_status(c: &Value, state: Value, ready: bool, restarts: u64, last: V
         "lastState": last,
     });
     if running || restarts > 0 {
-        s["containerID"] = json!(format!("containerd://{:064x}", fxhash(&format!("{name}{restarts}"))));
+        s["containerID"] = json!(format!(
+            "containerd://{:064x}",
+            fxhash(&format!("{name}{restarts}"))
+        ));
     }
     s
 }
 
 /// A stable, dependency-free hash for fake image and container IDs.
 fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 impl Kubelet {
@@ -114,7 +120,10 @@ impl Kubelet {
     ) -> (Value, Option<Duration>) {
         let old = &pod["status"];
         let ts = now();
-        let containers: Vec<Value> = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+        let containers: Vec<Value> = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut status = old.clone();
         if !status.is_object() {
             status = json!({});
@@ -122,13 +131,28 @@ impl Kubelet {
         status["qosClass"] = json!("BestEffort");
         if mode == Mode::Unschedulable {
             status["phase"] = json!("Pending");
-            set_condition(&mut status["conditions"], cond("PodScheduled", false, Some("Unschedulable"), Some("0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.")), &ts);
+            set_condition(
+                &mut status["conditions"],
+                cond(
+                    "PodScheduled",
+                    false,
+                    Some("Unschedulable"),
+                    Some(
+                        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+                    ),
+                ),
+                &ts,
+            );
             return (status, None);
         }
         let conds = &mut status["conditions"];
         set_condition(conds, cond("PodScheduled", true, None, None), &ts);
         set_condition(conds, cond("Initialized", true, None, None), &ts);
-        set_condition(conds, cond("PodReadyToStartContainers", true, None, None), &ts);
+        set_condition(
+            conds,
+            cond("PodReadyToStartContainers", true, None, None),
+            &ts,
+        );
         if status["podIP"].is_null() {
             let ip = cluster.alloc.pod_ip();
             status["podIP"] = json!(ip);
@@ -142,7 +166,11 @@ impl Kubelet {
             .as_str()
             .and_then(|d| parse_duration(d).ok());
         let start_at = ready_after.map_or(ready_delay, |r| r.min(ready_delay));
-        let restarts_of = |i: usize| old["containerStatuses"][i]["restartCount"].as_u64().unwrap_or(0);
+        let restarts_of = |i: usize| {
+            old["containerStatuses"][i]["restartCount"]
+                .as_u64()
+                .unwrap_or(0)
+        };
         let waiting = |reason: &str, message: &str| json!({ "waiting": { "reason": reason, "message": message } });
 
         let (statuses, ready, next): (Vec<Value>, bool, Option<Duration>) = if age < start_at
@@ -150,7 +178,15 @@ impl Kubelet {
         {
             let s = containers
                 .iter()
-                .map(|c| container_status(c, json!({ "waiting": { "reason": "ContainerCreating" } }), false, 0, json!({})))
+                .map(|c| {
+                    container_status(
+                        c,
+                        json!({ "waiting": { "reason": "ContainerCreating" } }),
+                        false,
+                        0,
+                        json!({}),
+                    )
+                })
                 .collect();
             (s, false, Some(start_at - age))
         } else {
@@ -170,7 +206,13 @@ impl Kubelet {
                             container_status(c, st, false, 0, json!({}))
                         })
                         .collect();
-                    (s, false, Some(Duration::from_millis(1000 - (age.as_millis() % 1000) as u64)))
+                    (
+                        s,
+                        false,
+                        Some(Duration::from_millis(
+                            1000 - (age.as_millis() % 1000) as u64,
+                        )),
+                    )
                 }
                 Mode::Config => {
                     let s = containers
@@ -178,7 +220,16 @@ impl Kubelet {
                         .map(|c| {
                             let name = pod["metadata"]["name"].as_str().unwrap_or("");
                             let app = name.rsplitn(3, '-').last().unwrap_or(name);
-                            container_status(c, waiting("CreateContainerConfigError", &format!("secret \"{app}-config\" not found")), false, 0, json!({}))
+                            container_status(
+                                c,
+                                waiting(
+                                    "CreateContainerConfigError",
+                                    &format!("secret \"{app}-config\" not found"),
+                                ),
+                                false,
+                                0,
+                                json!({}),
+                            )
                         })
                         .collect();
                     (s, false, None)
@@ -195,7 +246,11 @@ impl Kubelet {
                         step = (step * 2).min(base * 16);
                     }
                     let restarts = restarts + 1;
-                    let (reason, code) = if mode == Mode::Oom { ("OOMKilled", 137) } else { ("Error", 1) };
+                    let (reason, code) = if mode == Mode::Oom {
+                        ("OOMKilled", 137)
+                    } else {
+                        ("Error", 1)
+                    };
                     let s = containers
                         .iter()
                         .enumerate()
@@ -223,7 +278,15 @@ impl Kubelet {
                     let s = containers
                         .iter()
                         .enumerate()
-                        .map(|(i, c)| container_status(c, json!({ "running": { "startedAt": started } }), ready, restarts_of(i), json!({})))
+                        .map(|(i, c)| {
+                            container_status(
+                                c,
+                                json!({ "running": { "startedAt": started } }),
+                                ready,
+                                restarts_of(i),
+                                json!({}),
+                            )
+                        })
                         .collect();
                     let next = (mode == Mode::Normal && !ready).then(|| ready_at - age);
                     (s, ready, next)
@@ -239,14 +302,24 @@ impl Kubelet {
             .filter_map(|s| s["name"].as_str())
             .collect();
         let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
-        let (r, m) = if ready { (None, None) } else { (Some("ContainersNotReady"), Some(msg.as_str())) };
+        let (r, m) = if ready {
+            (None, None)
+        } else {
+            (Some("ContainersNotReady"), Some(msg.as_str()))
+        };
         let conds = &mut status["conditions"];
         set_condition(conds, cond("ContainersReady", ready, r, m), &ts);
         set_condition(conds, cond("Ready", ready, r, m), &ts);
         status["containerStatuses"] = json!(statuses);
         // Keep a stable condition order, as the kubelet writes them.
         if let Some(cs) = status["conditions"].as_array_mut() {
-            let order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
+            let order = [
+                "PodReadyToStartContainers",
+                "Initialized",
+                "Ready",
+                "ContainersReady",
+                "PodScheduled",
+            ];
             cs.sort_by_key(|c| order.iter().position(|o| c["type"] == *o).unwrap_or(9));
         }
         (status, next)
@@ -265,7 +338,10 @@ fn same_meaning(old: &Value, new: &Value) -> bool {
         }
         if let Some(cs) = v["containerStatuses"].as_array_mut() {
             for c in cs {
-                for path in ["/lastState/terminated/startedAt", "/lastState/terminated/finishedAt"] {
+                for path in [
+                    "/lastState/terminated/startedAt",
+                    "/lastState/terminated/finishedAt",
+                ] {
                     if let Some(x) = c.pointer_mut(path) {
                         *x = Value::Null;
                     }
@@ -288,7 +364,10 @@ impl Reconciler for Kubelet {
         }
         if c.kind == ChangeKind::Deleted {
             if let Some(uid) = c.object["metadata"]["uid"].as_str() {
-                self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(uid);
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(uid);
             }
             return Vec::new();
         }
@@ -296,7 +375,13 @@ impl Reconciler for Kubelet {
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster.store.list(res("", "pods"), None).0.iter().map(|o| key_of(o)).collect()
+        cluster
+            .store
+            .list(res("", "pods"), None)
+            .0
+            .iter()
+            .map(|o| key_of(o))
+            .collect()
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {

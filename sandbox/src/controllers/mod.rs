@@ -64,7 +64,12 @@ pub async fn run(cluster: Arc<Cluster>, r: impl Reconciler) {
             }
         }
         let now = Instant::now();
-        queue.extend(timers.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()));
+        queue.extend(
+            timers
+                .iter()
+                .filter(|(_, t)| **t <= now)
+                .map(|(k, _)| k.clone()),
+        );
     }
 }
 
@@ -77,7 +82,10 @@ pub(crate) fn res(group: &str, plural: &str) -> &'static ResourceType {
 
 pub(crate) fn key_of(obj: &Value) -> Key {
     (
-        obj["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+        obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
         obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
     )
 }
@@ -145,7 +153,10 @@ pub(crate) fn set_condition(conditions: &mut Value, cond: Value, now: &str) -> b
 
 /// Starts every controller on the current runtime.
 pub fn spawn_all(cluster: &Arc<Cluster>) {
-    tokio::spawn(run(cluster.clone(), deployment::DeploymentController::default()));
+    tokio::spawn(run(
+        cluster.clone(),
+        deployment::DeploymentController::default(),
+    ));
     tokio::spawn(run(cluster.clone(), replicaset::ReplicaSetController));
     tokio::spawn(run(cluster.clone(), kubelet::Kubelet::default()));
     tokio::spawn(run(cluster.clone(), endpoints::EndpointsController));

@@ -59,7 +59,13 @@ impl Reconciler for ReplicaSetController {
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster.store.list(replicasets(), None).0.iter().map(|o| key_of(o)).collect()
+        cluster
+            .store
+            .list(replicasets(), None)
+            .0
+            .iter()
+            .map(|o| key_of(o))
+            .collect()
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
@@ -87,7 +93,12 @@ impl Reconciler for ReplicaSetController {
                     (
                         pod_is_ready(p),
                         pod_is_running(p),
-                        std::cmp::Reverse(p["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string()),
+                        std::cmp::Reverse(
+                            p["metadata"]["creationTimestamp"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_string(),
+                        ),
                     )
                 });
                 let extra = owned.len() - want;

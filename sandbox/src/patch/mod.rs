@@ -71,9 +71,9 @@ pub fn apply(
             json_patch::merge(target, patch);
             Ok(())
         }
-        PatchType::Strategic if res.custom => {
-            Err(ApiError::unsupported_media_type("application/strategic-merge-patch+json"))
-        }
+        PatchType::Strategic if res.custom => Err(ApiError::unsupported_media_type(
+            "application/strategic-merge-patch+json",
+        )),
         PatchType::Strategic => strategic::apply(target, patch, res.kind)
             .map_err(|e| ApiError::bad_request(e.to_string())),
         PatchType::Apply if res.custom => {
@@ -113,14 +113,25 @@ mod tests {
         apply(PatchType::Json, svc, &mut o, &p).unwrap();
         assert_eq!(o["spec"]["selector"]["color"], "green");
         let stale = json!([{"op": "test", "path": "/spec/selector/color", "value": "blue"}]);
-        assert_eq!(apply(PatchType::Json, svc, &mut o, &stale).unwrap_err().code, 422);
+        assert_eq!(
+            apply(PatchType::Json, svc, &mut o, &stale)
+                .unwrap_err()
+                .code,
+            422
+        );
     }
 
     #[test]
     fn merge_patch_deletes_with_null() {
         let svc = find("", "v1", "services").unwrap();
         let mut o = json!({"metadata": {"annotations": {"a": "1", "b": "2"}}});
-        apply(PatchType::Merge, svc, &mut o, &json!({"metadata": {"annotations": {"a": null}}})).unwrap();
+        apply(
+            PatchType::Merge,
+            svc,
+            &mut o,
+            &json!({"metadata": {"annotations": {"a": null}}}),
+        )
+        .unwrap();
         assert_eq!(o, json!({"metadata": {"annotations": {"b": "2"}}}));
     }
 
@@ -128,12 +139,21 @@ mod tests {
     fn strategic_is_refused_for_custom_resources() {
         let route = find("gateway.networking.k8s.io", "v1", "httproutes").unwrap();
         let mut o = json!({});
-        assert_eq!(apply(PatchType::Strategic, route, &mut o, &json!({})).unwrap_err().code, 415);
+        assert_eq!(
+            apply(PatchType::Strategic, route, &mut o, &json!({}))
+                .unwrap_err()
+                .code,
+            415
+        );
     }
 
     #[test]
     fn apply_body_is_yaml() {
-        let v = parse_body(PatchType::Apply, b"metadata:\n  name: x\nspec:\n  replicas: 2\n").unwrap();
+        let v = parse_body(
+            PatchType::Apply,
+            b"metadata:\n  name: x\nspec:\n  replicas: 2\n",
+        )
+        .unwrap();
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(parse_body(PatchType::Merge, b"{").unwrap_err().code, 400);
     }
