@@ -301,6 +301,10 @@ impl FieldSelector {
         Ok(FieldSelector { reqs })
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     /// The name asked for by `metadata.name=X`, so a list can be a lookup.
     pub fn name(&self) -> Option<&str> {
         self.reqs

@@ -48,9 +48,17 @@ pub struct Change {
     /// The object before the change, so a watch with a selector can turn a label
     /// change into ADDED or DELETED as the real server does.
     pub old: Option<Obj>,
+    /// `object` as JSON, encoded once for every watcher that sends it.
+    pub encoded: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl Change {
+    /// The object's JSON, encoded on first use.
+    pub fn encoded(&self) -> &bytes::Bytes {
+        self.encoded
+            .get_or_init(|| serde_json::to_vec(&*self.object).unwrap_or_default().into())
+    }
+
     pub fn namespace(&self) -> &str {
         self.object["metadata"]["namespace"].as_str().unwrap_or("")
     }
@@ -282,6 +290,7 @@ impl Store {
                     kind: ChangeKind::Added,
                     object: obj.clone(),
                     old: None,
+                    encoded: Default::default(),
                 },
             );
         }
@@ -383,6 +392,7 @@ impl Store {
                 kind,
                 object: new.clone(),
                 old: Some(old),
+                encoded: Default::default(),
             },
         );
         Ok(new)
@@ -445,6 +455,7 @@ impl Store {
                 kind,
                 object: last.clone(),
                 old: Some(old),
+                encoded: Default::default(),
             },
         );
         Ok(last)

@@ -182,6 +182,15 @@ pub struct Listed {
     pub remaining: usize,
 }
 
+/// Field selectors name served fields; only converted types need the copy.
+pub fn matches_fields(fields: &FieldSelector, res: &ResourceType, stored: &Value) -> bool {
+    fields.is_empty()
+        || match res.conversion {
+            Conversion::None => fields.matches(stored),
+            _ => fields.matches(&to_served(res, stored)),
+        }
+}
+
 pub fn select(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Listed, ApiError> {
     let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or(""))?;
     let fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or(""))?;
@@ -231,11 +240,7 @@ pub fn select(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<List
         {
             continue;
         }
-        if !labels.matches_object(o) {
-            continue;
-        }
-        let served = to_served(p.res, o);
-        if !fields.matches(&served) {
+        if !labels.matches_object(o) || !matches_fields(&fields, p.res, o) {
             continue;
         }
         if limit.is_some_and(|l| items.len() >= l) {
@@ -243,7 +248,7 @@ pub fn select(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<List
             continue;
         }
         last_key = Some((ons.to_string(), oname.to_string()));
-        items.push(served);
+        items.push(to_served(p.res, o));
     }
     let cont = (remaining > 0)
         .then(|| {
@@ -289,12 +294,14 @@ pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply,
             o
         })
         .collect();
-    Ok(Reply::ok(json!({
+    let mut list = json!({
         "kind": format!("{}List", p.res.kind),
         "apiVersion": p.res.api_version(),
         "metadata": meta,
-        "items": items,
-    })))
+    });
+    // Moved in, not copied: lists are the largest answers.
+    list["items"] = Value::Array(items);
+    Ok(Reply::ok(list))
 }
 
 /// Create-time rules shared by POST and server-side apply of a new object.

@@ -33,8 +33,10 @@ pub fn service(cluster: &Cluster, _req: &Request, p: &ResourcePath) -> Result<Re
         .ok_or_else(|| ApiError::not_found(p.res, name))?;
     if let Some(port) = port {
         let known = svc["spec"]["ports"].as_array().is_some_and(|ps| {
-            ps.iter()
-                .any(|sp| sp["name"].as_str() == Some(port) || sp["port"].to_string() == port)
+            ps.iter().any(|sp| {
+                sp["name"].as_str() == Some(port)
+                    || sp["port"].as_i64().is_some_and(|n| n.to_string() == port)
+            })
         });
         if !known {
             return Err(ApiError::new(

@@ -12,7 +12,7 @@ use super::convert::to_served;
 use super::route::ResourcePath;
 use super::{Reply, Request};
 use crate::cluster::Cluster;
-use crate::resources::ResourceType;
+use crate::resources::{Conversion, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Change, ChangeKind, Obj};
@@ -34,7 +34,8 @@ impl Filter {
         {
             return false;
         }
-        self.labels.matches_object(obj) && self.fields.matches(&to_served(self.res, obj))
+        self.labels.matches_object(obj)
+            && super::objects::matches_fields(&self.fields, self.res, obj)
     }
 
     /// The event type this watcher sees for a change, if any: an update that moves
@@ -54,21 +55,33 @@ impl Filter {
         }
     }
 
-    fn line(&self, kind: &str, obj: &Value) -> Bytes {
-        let served = to_served(self.res, obj);
-        let object = match self.table {
-            Some(include) => table::to_table(
-                self.res.plural,
-                &[&served],
-                json!({ "resourceVersion": served["metadata"]["resourceVersion"] }),
-                include,
-                jiff::Timestamp::now(),
-            ),
-            None => served,
+    /// One event line. `encoded` is the stored object's JSON when the caller has
+    /// it (shared by every watcher of a change); stored objects carry their
+    /// apiVersion and kind, so unconverted types send it as is.
+    fn line(&self, kind: &str, obj: &Value, encoded: Option<&Bytes>) -> Bytes {
+        let object: Bytes = match (self.table, self.res.conversion, encoded) {
+            (Some(include), _, _) => {
+                let served = to_served(self.res, obj);
+                let t = table::to_table(
+                    self.res.plural,
+                    &[&served],
+                    json!({ "resourceVersion": served["metadata"]["resourceVersion"] }),
+                    include,
+                    jiff::Timestamp::now(),
+                );
+                serde_json::to_vec(&t).unwrap_or_default().into()
+            }
+            (None, Conversion::None, Some(e)) => e.clone(),
+            _ => serde_json::to_vec(&to_served(self.res, obj))
+                .unwrap_or_default()
+                .into(),
         };
-        let mut line =
-            serde_json::to_vec(&json!({ "type": kind, "object": object })).unwrap_or_default();
-        line.push(b'\n');
+        let mut line = Vec::with_capacity(object.len() + 32);
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(b"\",\"object\":");
+        line.extend_from_slice(&object);
+        line.extend_from_slice(b"}\n");
         Bytes::from(line)
     }
 
@@ -160,7 +173,7 @@ pub fn watch(
 
         for o in &initial {
             if filter.matches(o) {
-                emit!(filter.line("ADDED", o));
+                emit!(filter.line("ADDED", o, None));
             }
         }
         if send_initial && tx.send(filter.bookmark(start_rv, true)).await.is_err() {
@@ -169,7 +182,7 @@ pub fn watch(
         for c in &backlog {
             if let Some(t) = filter.event_type(c) {
                 last_rv = c.rv;
-                emit!(filter.line(t, &c.object));
+                emit!(filter.line(t, &c.object, Some(c.encoded())));
             }
         }
         loop {
@@ -181,7 +194,7 @@ pub fn watch(
                         }
                         last_rv = c.rv;
                         if let Some(t) = filter.event_type(&c) {
-                            emit!(filter.line(t, &c.object));
+                            emit!(filter.line(t, &c.object, Some(c.encoded())));
                         }
                     }
                     // Too slow to keep up: like the real server, end with 410 so

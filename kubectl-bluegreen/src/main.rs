@@ -1,0 +1,19 @@
+//! `kubectl bluegreen`: arguments → the switchyard library → output.
+
+use clap::Parser;
+use switchyard::connect::KubeArgs;
+
+#[derive(Parser)]
+#[command(name = "kubectl-bluegreen", version, about = env!("CARGO_PKG_DESCRIPTION"))]
+struct Cli {
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+fn main() {
+    let _cli = Cli::parse();
+    // The subcommands arrive with their issue; until then the plugin only
+    // answers --help and --version, and says so rather than pretend.
+    eprintln!("error: no subcommands yet; see kubectl bluegreen --help");
+    std::process::exit(switchyard::exit::Exit::Usage.code());
+}

@@ -1,0 +1,181 @@
+//! The cluster connection, from the flags kubectl users already type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::exit::{Error, Exit};
+
+/// kubectl's connection flags, shared by every binary.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The kubeconfig cluster to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The kubeconfig user to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The namespace (default: the context's, or `default`).
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// User to impersonate.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Group to impersonate (repeatable).
+    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    pub as_group: Vec<String>,
+    /// Timeout of a single API request, e.g. 30s (0: none).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_request_timeout)]
+    pub request_timeout: Option<Duration>,
+}
+
+fn parse_request_timeout(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    crate::connect::parse_duration(s)
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {s:?} (use e.g. 30s, 5m, 1h30m)");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let n: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let (len, unit) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)]
+            .iter()
+            .find(|(u, _)| rest.starts_with(u))
+            .map(|(u, f)| (u.len(), *f))
+            .ok_or_else(bad)?;
+        total += Duration::from_secs_f64(n * unit);
+        rest = &rest[len..];
+    }
+    Ok(total)
+}
+
+/// A client and the namespace to work in.
+pub struct Connection {
+    pub client: Client,
+    pub namespace: String,
+}
+
+impl KubeArgs {
+    /// Loads the kubeconfig as kubectl would, applies the overrides, connects.
+    pub async fn connect(&self) -> Result<Connection> {
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            cluster: self.cluster.clone(),
+            user: self.user.clone(),
+        };
+        let in_cluster = self.kubeconfig.is_none()
+            && std::env::var_os("KUBECONFIG").is_none()
+            && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+            && !home_kubeconfig_exists();
+        let mut config = if in_cluster {
+            Config::incluster().context("loading the in-cluster configuration")?
+        } else {
+            let kubeconfig = match &self.kubeconfig {
+                Some(path) => Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading kubeconfig {}", path.display()))?,
+                None => Kubeconfig::read()
+                    .context("reading kubeconfig (KUBECONFIG or ~/.kube/config)")?,
+            };
+            Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| {
+                    Error::new(Exit::Unreachable, format!("loading kubeconfig: {e}"))
+                        .hint("check --kubeconfig, --context and KUBECONFIG")
+                })?
+        };
+        if let Some(t) = self.request_timeout.filter(|t| !t.is_zero()) {
+            config.read_timeout = Some(t);
+            config.connect_timeout = Some(t);
+        }
+        if let Some(user) = &self.as_user {
+            config.auth_info.impersonate = Some(user.clone());
+        }
+        if !self.as_group.is_empty() {
+            config.auth_info.impersonate_groups = Some(self.as_group.clone());
+        }
+        let namespace = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let client = Client::try_from(config).context("building the Kubernetes client")?;
+        Ok(Connection { client, namespace })
+    }
+}
+
+fn home_kubeconfig_exists() -> bool {
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".kube").join("config").exists())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_request_timeout("30").unwrap(),
+            Duration::from_secs(30)
+        );
+        for bad in ["", "5", "5x", "m", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connects_with_kubeconfig_and_namespace_override() {
+        let sandbox = kube_sandbox::Sandbox::start(Default::default())
+            .await
+            .unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("switchyard-connect-{}", sandbox.addr().port()));
+        let path = dir.join("config");
+        sandbox.write_kubeconfig(&path).unwrap();
+        let args = KubeArgs {
+            kubeconfig: Some(path.clone()),
+            ..Default::default()
+        };
+        let conn = args.connect().await.unwrap();
+        assert_eq!(conn.namespace, "default");
+        let version = conn.client.apiserver_version().await.unwrap();
+        assert_eq!(version.major, "1");
+        let other = KubeArgs {
+            kubeconfig: Some(path.clone()),
+            namespace: Some("prod".into()),
+            ..Default::default()
+        };
+        assert_eq!(other.connect().await.unwrap().namespace, "prod");
+        let wrong = KubeArgs {
+            kubeconfig: Some(path),
+            context: Some("nope".into()),
+            ..Default::default()
+        };
+        let err = wrong.connect().await.err().unwrap();
+        assert_eq!(crate::exit::classify(&err), Exit::Unreachable);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

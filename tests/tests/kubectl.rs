@@ -1,0 +1,312 @@
+//! The installed `kubectl` against kube-sandbox: the check that the sandbox
+//! speaks real Kubernetes wherever the tools and their users depend on it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use switchyard_e2e::{TestCluster, testdata, texts};
+
+fn names(list: &Value) -> BTreeSet<String> {
+    list["items"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn condition<'a>(obj: &'a Value, kind: &str) -> &'a Value {
+    obj["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
+        .unwrap_or(&Value::Null)
+}
+
+#[test]
+fn gets_every_demo_kind() {
+    let c = TestCluster::demo();
+    let deploy = c.get_json(&["deployments"]);
+    assert_eq!(
+        names(&deploy),
+        ["shop", "shop-canary", "web-blue", "web-green"]
+            .map(String::from)
+            .into()
+    );
+    let svc = c.get_json(&["svc"]);
+    assert_eq!(
+        names(&svc),
+        ["shop", "shop-canary", "web", "web-preview"]
+            .map(String::from)
+            .into()
+    );
+    let route = c.get_json(&["httproute", "shop"]);
+    let refs = &route["spec"]["rules"][0]["backendRefs"];
+    assert_eq!(
+        (refs[0]["weight"].as_i64(), refs[1]["weight"].as_i64()),
+        (Some(100), Some(0))
+    );
+    assert_eq!(
+        c.get_json(&["pods", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    assert_eq!(
+        c.get_json(&["replicasets"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        c.get_json(&["endpointslices"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(
+        c.get_json(&["virtualservices"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        c.get_json(&["svc", "web"])["spec"]["selector"]["color"],
+        "blue"
+    );
+    // Human output is the server's Table, as on a real cluster.
+    let table = c.kubectl_ok(&["get", "deploy", "web-blue"]);
+    assert!(
+        table.starts_with("NAME       READY   UP-TO-DATE   AVAILABLE   AGE"),
+        "{table}"
+    );
+    assert!(
+        table.contains("web-blue   3/3     3            3"),
+        "{table}"
+    );
+    let wide = c.kubectl_ok(&["get", "svc", "web", "-o", "wide"]);
+    assert!(wide.contains("app=web,color=blue"), "{wide}");
+}
+
+#[test]
+fn apply_rolls_out_and_endpoints_list_ready_pods() {
+    let c = TestCluster::demo();
+    let app = testdata("app.yaml");
+    let out = c.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
+    assert_eq!(out, "deployment.apps/api created\nservice/api created\n");
+    let status = c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    assert!(
+        status.ends_with("deployment \"api\" successfully rolled out\n"),
+        "{status}"
+    );
+    let waited = c.kubectl_ok(&[
+        "wait",
+        "--for=condition=Available",
+        "deploy/api",
+        "--timeout=30s",
+    ]);
+    assert_eq!(waited, "deployment.apps/api condition met\n");
+
+    let pod_ips: BTreeSet<String> = c.get_json(&["pods", "-l", "app=api"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pod_ips.len(), 3);
+    let slices = c.wait_for(
+        &["endpointslices", "-l", "kubernetes.io/service-name=api"],
+        "api endpoints",
+        |l| l["items"].as_array().is_some_and(|i| !i.is_empty()),
+    );
+    let ready: BTreeSet<String> = slices["items"][0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["conditions"]["ready"] == true)
+        .map(|e| e["addresses"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ready, pod_ips);
+    assert_eq!(slices["items"][0]["ports"][0]["port"], 8080);
+
+    // A second apply with a new image rolls the Deployment.
+    let changed = std::fs::read_to_string(&app)
+        .unwrap()
+        .replace("example/api:1.0", "example/api:2.0");
+    let out = c.kubectl_with(&c.kubeconfig, &["apply", "-f", "-"], Some(&changed));
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+    assert_eq!(
+        stdout,
+        "deployment.apps/api configured\nservice/api unchanged\n"
+    );
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    let images: BTreeSet<String> = c.get_json(&["pods", "-l", "app=api"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(images, ["example/api:2.0".to_string()].into());
+}
+
+#[test]
+fn patch_with_every_type() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&[
+        "patch",
+        "svc",
+        "web",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"selector":{"color":"green"}}}"#,
+    ]);
+    assert_eq!(
+        c.get_json(&["svc", "web"])["spec"]["selector"]["color"],
+        "green"
+    );
+    c.kubectl_ok(&[
+        "patch",
+        "svc",
+        "web",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/selector/color","value":"blue"}]"#,
+    ]);
+    assert_eq!(
+        c.get_json(&["svc", "web"])["spec"]["selector"]["color"],
+        "blue"
+    );
+    c.kubectl_ok(&[
+        "patch", "deploy", "web-green", "--type", "strategic", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"example/web:1.2"}]}}}}"#,
+    ]);
+    let d = c.get_json(&["deploy", "web-green"]);
+    let container = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "example/web:1.2");
+    assert_eq!(
+        container["ports"][0]["containerPort"], 8080,
+        "strategic merge kept the ports"
+    );
+    c.kubectl_ok(&["rollout", "status", "deploy/web-green", "--timeout=30s"]);
+}
+
+#[test]
+fn scale_changes_ready_replicas() {
+    let c = TestCluster::demo();
+    assert_eq!(
+        c.kubectl_ok(&["scale", "deploy/web-green", "--replicas=5"]),
+        "deployment.apps/web-green scaled\n"
+    );
+    c.wait_for(&["deploy", "web-green"], "5 ready", |d| {
+        d["status"]["readyReplicas"] == 5
+    });
+    c.kubectl_ok(&["scale", "deploy/web-green", "--replicas=1"]);
+    c.wait_for(&["pods", "-l", "app=web,color=green"], "one pod", |l| {
+        l["items"].as_array().unwrap().len() == 1
+    });
+}
+
+#[test]
+fn replace_with_a_stale_object_conflicts() {
+    let c = TestCluster::demo();
+    let stale = c.kubectl_ok(&["get", "svc", "web", "-o", "json"]);
+    c.kubectl_ok(&["annotate", "svc", "web", "touched=yes"]);
+    let out = c.kubectl_with(&c.kubeconfig, &["replace", "-f", "-"], Some(&stale));
+    let (_, stderr) = texts(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("Error from server (Conflict)"), "{stderr}");
+    assert!(stderr.contains("the object has been modified"), "{stderr}");
+    assert_eq!(
+        c.get_json(&["svc", "web"])["metadata"]["annotations"]["touched"],
+        "yes"
+    );
+}
+
+#[test]
+fn missing_object_is_not_found() {
+    let c = TestCluster::demo();
+    let out = c.kubectl(&["get", "deploy", "nope"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr.trim(),
+        "Error from server (NotFound): deployments.apps \"nope\" not found"
+    );
+}
+
+#[test]
+fn crashloop_exceeds_the_progress_deadline_and_rollout_status_fails() {
+    let c = TestCluster::demo();
+    let crash = testdata("crashloop.yaml");
+    c.kubectl_ok(&["apply", "-f", crash.to_str().unwrap()]);
+    c.wait_for(&["pods", "-l", "app=crash"], "CrashLoopBackOff", |l| {
+        let items = l["items"].as_array().unwrap();
+        items.len() == 2
+            && items.iter().all(|p| {
+                p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                    == "CrashLoopBackOff"
+            })
+    });
+    let table = c.kubectl_ok(&["get", "pods", "-l", "app=crash"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+    let out = c.kubectl(&["rollout", "status", "deploy/crash", "--timeout=60s"]);
+    let (_, stderr) = texts(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("deployment \"crash\" exceeded its progress deadline"),
+        "{stderr}"
+    );
+    let d = c.get_json(&["deploy", "crash"]);
+    assert_eq!(
+        condition(&d, "Progressing")["reason"],
+        "ProgressDeadlineExceeded"
+    );
+}
+
+#[test]
+fn readonly_token_may_read_but_not_patch() {
+    let c = TestCluster::start(kube_sandbox::Options {
+        demo: true,
+        readonly_token: Some("viewer".into()),
+        settings: switchyard_e2e::fast_settings(),
+        ..Default::default()
+    });
+    let ro = c.kubeconfig_for("viewer");
+    let get = c.kubectl_with(&ro, &["get", "svc", "web", "-o", "name"], None);
+    assert_eq!(texts(&get).0, "service/web\n");
+    let before = c.get_json(&["svc", "web"])["metadata"]["resourceVersion"].clone();
+    let out = c.kubectl_with(
+        &ro,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"selector":{"color":"green"}}}"#,
+        ],
+        None,
+    );
+    let (_, stderr) = texts(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("Error from server (Forbidden)"), "{stderr}");
+    assert!(
+        stderr.contains("User \"sandbox-readonly\" cannot patch resource \"services\""),
+        "{stderr}"
+    );
+    assert_eq!(
+        c.get_json(&["svc", "web"])["metadata"]["resourceVersion"],
+        before
+    );
+}
