@@ -65,13 +65,28 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     kube_sandbox::faults::parse_duration(s)
 }
 
+/// Bad input: exit 2, as every Switchyard binary does.
+#[derive(Debug)]
+struct Usage(anyhow::Error);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 async fn serve(args: Serve) -> Result<()> {
     let mut manifests = Vec::new();
     for path in &args.apply {
-        manifests.push(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading manifest {}", path.display()))?,
-        );
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading manifest {}", path.display()))
+            .map_err(Usage)?;
+        manifests.push(text);
+    }
+    for spec in &args.fault {
+        kube_sandbox::faults::Fault::parse(spec).map_err(|e| Usage(anyhow::anyhow!(e)))?;
     }
     let sandbox = Sandbox::start(Options {
         port: args.port,
@@ -116,6 +131,11 @@ fn main() {
     });
     if let Err(e) = result {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        let code = if e.downcast_ref::<Usage>().is_some() {
+            2
+        } else {
+            1
+        };
+        std::process::exit(code);
     }
 }
