@@ -4,7 +4,8 @@
 //! Spec form (`--fault` and `POST /sandbox/faults`), comma-separated `key=value`:
 //! `status=503,verb=patch,resource=services,count=1`,
 //! `status=429,verb=get,fraction=0.5,count=10,retry-after=1`,
-//! `latency=200ms,verb=list`, `drop-watch=3,resource=pods,count=1`.
+//! `latency=200ms,verb=list`, `drop-watch=3,resource=pods,count=1`,
+//! `status=503,verb=patch,resource=services,name=web-preview` (one object).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub struct Fault {
     pub verb: Option<String>,
     /// `services`, or a subresource as `services/status`.
     pub resource: Option<String>,
+    /// Only requests naming this object.
+    pub name: Option<String>,
     pub effect: Effect,
     /// How many more requests it may hit; None is unbounded.
     pub remaining: Option<u32>,
@@ -83,6 +86,7 @@ impl Fault {
             spec: spec.to_string(),
             verb: None,
             resource: None,
+            name: None,
             effect: Effect::Latency { millis: 0 },
             remaining: None,
             fraction: 1.0,
@@ -116,6 +120,7 @@ impl Fault {
                 "drop-watch" => effect = Some(Effect::DropWatch { after: num(v)? }),
                 "verb" => f.verb = Some(v.to_string()),
                 "resource" => f.resource = Some(v.to_string()),
+                "name" => f.name = Some(v.to_string()),
                 "count" => f.remaining = Some(num(v)?),
                 "retry-after" => retry_after = Some(num(v)? as u64),
                 "fraction" => {
@@ -137,8 +142,9 @@ impl Fault {
         Ok(f)
     }
 
-    fn matches(&self, verb: &str, resource: &str) -> bool {
-        self.verb.as_deref().is_none_or(|v| v == verb)
+    fn matches(&self, verb: &str, resource: &str, name: Option<&str>) -> bool {
+        self.name.as_deref().is_none_or(|n| Some(n) == name)
+            && self.verb.as_deref().is_none_or(|v| v == verb)
             && self.resource.as_deref().is_none_or(|r| {
                 r == resource || (!r.contains('/') && resource.split('/').next() == Some(r))
             })
@@ -177,11 +183,11 @@ impl Faults {
     }
 
     /// Decides the faults for one request, consuming counts.
-    pub fn decide(&self, verb: &str, resource: &str) -> Decision {
+    pub fn decide(&self, verb: &str, resource: &str, name: Option<&str>) -> Decision {
         let mut d = Decision::default();
         let mut rules = self.lock();
         for f in rules.iter_mut() {
-            if f.remaining == Some(0) || !f.matches(verb, resource) {
+            if f.remaining == Some(0) || !f.matches(verb, resource, name) {
                 continue;
             }
             let applies = match f.effect {
@@ -234,12 +240,15 @@ mod tests {
     fn status_fault_is_bounded_by_count_and_matches_resource() {
         let faults = Faults::default();
         faults.add(Fault::parse("status=503,verb=patch,resource=services,count=1").unwrap());
-        assert!(faults.decide("patch", "deployments").error.is_none());
-        assert!(faults.decide("get", "services").error.is_none());
-        let e = faults.decide("patch", "services/status").error.unwrap();
+        assert!(faults.decide("patch", "deployments", None).error.is_none());
+        assert!(faults.decide("get", "services", None).error.is_none());
+        let e = faults
+            .decide("patch", "services/status", None)
+            .error
+            .unwrap();
         assert_eq!(e.code, 503);
         assert!(
-            faults.decide("patch", "services").error.is_none(),
+            faults.decide("patch", "services", None).error.is_none(),
             "count is spent"
         );
     }
@@ -248,7 +257,7 @@ mod tests {
     fn throttling_carries_retry_after() {
         let faults = Faults::default();
         faults.add(Fault::parse("status=429,retry-after=3").unwrap());
-        let e = faults.decide("list", "pods").error.unwrap();
+        let e = faults.decide("list", "pods", None).error.unwrap();
         assert_eq!(e.retry_after, Some(3));
         assert_eq!(e.reason, "TooManyRequests");
     }
@@ -259,10 +268,33 @@ mod tests {
         faults.add(Fault::parse("latency=100ms").unwrap());
         faults.add(Fault::parse("latency=50ms,verb=get").unwrap());
         faults.add(Fault::parse("drop-watch=2,resource=pods").unwrap());
-        let d = faults.decide("get", "pods");
+        let d = faults.decide("get", "pods", None);
         assert_eq!(d.latency, Duration::from_millis(150));
         assert_eq!(d.drop_watch_after, None);
-        assert_eq!(faults.decide("watch", "pods").drop_watch_after, Some(2));
+        assert_eq!(
+            faults.decide("watch", "pods", None).drop_watch_after,
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn name_narrows_to_one_object() {
+        let faults = Faults::default();
+        faults
+            .add(Fault::parse("status=503,verb=patch,resource=services,name=web-preview").unwrap());
+        assert!(
+            faults
+                .decide("patch", "services", Some("web"))
+                .error
+                .is_none()
+        );
+        assert!(faults.decide("patch", "services", None).error.is_none());
+        assert!(
+            faults
+                .decide("patch", "services", Some("web-preview"))
+                .error
+                .is_some()
+        );
     }
 
     #[test]
@@ -270,7 +302,7 @@ mod tests {
         let faults = Faults::default();
         faults.add(Fault::parse("status=500,fraction=0").unwrap());
         for _ in 0..50 {
-            assert!(faults.decide("get", "pods").error.is_none());
+            assert!(faults.decide("get", "pods", None).error.is_none());
         }
     }
 

@@ -131,9 +131,10 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
         };
         cluster.requests.record(verb, &resource, line);
     }
-    let decision = match route {
+    let decision = match &route {
         Route::Admin(_) => Default::default(),
-        _ => cluster.faults.decide(verb, &resource),
+        Route::Resource(p) => cluster.faults.decide(verb, &resource, p.name.as_deref()),
+        _ => cluster.faults.decide(verb, &resource, None),
     };
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;

@@ -137,8 +137,16 @@ pub fn watch(
                 let rv: u64 = rv.parse().map_err(|_| {
                     ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
                 })?;
-                let (backlog, rx) = cluster.store.watch_from(p.res, rv)?;
-                (Vec::new(), rv, backlog, rx)
+                match cluster.store.watch_from(p.res, rv) {
+                    Ok((backlog, rx)) => (Vec::new(), rv, backlog, rx),
+                    // Like the real watch cache: past authorization, a too-old
+                    // version is an ERROR event in a 200 stream, not an HTTP error.
+                    Err(e) => {
+                        let (tx, out) = mpsc::channel::<Bytes>(1);
+                        let _ = tx.try_send(error_line(&e));
+                        return Ok(Reply::Stream(out));
+                    }
+                }
             }
             // No resourceVersion (or sendInitialEvents): the current state as
             // synthetic ADDED events, then changes.
