@@ -1,19 +1,83 @@
-//! `kubectl bluegreen`: arguments → the switchyard library → output.
+//! `kubectl bluegreen`: arguments → the switchyard library → output. Nothing else
+//! lives here; the rules are in `switchyard::bluegreen`.
 
-use clap::Parser;
+mod cmd;
+
+use clap::{Parser, Subcommand};
 use switchyard::connect::KubeArgs;
+use switchyard::exit::Exit;
+use switchyard::output::{self, Format};
 
 #[derive(Parser)]
-#[command(name = "kubectl-bluegreen", version, about = env!("CARGO_PKG_DESCRIPTION"))]
+#[command(
+    name = "kubectl-bluegreen",
+    bin_name = "kubectl bluegreen",
+    version,
+    about = "Blue/green releases on two Deployments (APP-blue, APP-green) behind one Service",
+    after_help = "Examples:
+  kubectl bluegreen status
+  kubectl bluegreen deploy web --image registry.example.com/web:1.2 --wait
+  kubectl bluegreen switch                       # the only app, to its idle color
+  kubectl bluegreen switch web --to green --http /actuator/health
+  kubectl bluegreen rollback web
+  kubectl bluegreen scale-down web
+
+Exit codes: 0 done or unchanged, 1 failed, 2 bad input, 3 precondition not met,
+4 another operation holds the app, 5 cluster unreachable or not authorized, 124 timed out."
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
     #[command(flatten)]
     kube: KubeArgs,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    Status(cmd::status::Args),
+    Deploy(cmd::deploy::Args),
+    Switch(cmd::switch::Args),
+    Rollback(cmd::rollback::Args),
+    #[command(name = "scale-down")]
+    ScaleDown(cmd::scale_down::Args),
+    History(cmd::history::Args),
+    Init(cmd::init::Args),
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let conn = cli.kube.connect().await?;
+    let out = cmd::Out { format: cli.output };
+    match cli.command {
+        Command::Status(a) => cmd::status::run(a, &conn, &cli.kube, &out).await,
+        Command::Deploy(a) => cmd::deploy::run(a, &conn, &out).await,
+        Command::Switch(a) => cmd::switch::run(a, &conn, &out).await,
+        Command::Rollback(a) => cmd::rollback::run(a, &conn, &out).await,
+        Command::ScaleDown(a) => cmd::scale_down::run(a, &conn, &out).await,
+        Command::History(a) => cmd::history::run(a, &conn, &out).await,
+        Command::Init(a) => cmd::init::run(a, &conn, &out).await,
+    }
+}
+
 fn main() {
-    let _cli = Cli::parse();
-    // The subcommands arrive with their issue; until then the plugin only
-    // answers --help and --version, and says so rather than pretend.
-    eprintln!("error: no subcommands yet; see kubectl bluegreen --help");
-    std::process::exit(switchyard::exit::Exit::Usage.code());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(output::report_usage(e)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = runtime.block_on(async {
+        tokio::select! {
+            r = run(cli) => match r {
+                Ok(code) => code.code(),
+                Err(e) => output::report_error(&e).code(),
+            },
+            code = cmd::interrupted() => code,
+        }
+    });
+    std::process::exit(code);
 }

@@ -114,6 +114,10 @@ impl KubeArgs {
         if !self.as_group.is_empty() {
             config.auth_info.impersonate_groups = Some(self.as_group.clone());
         }
+        // Our own code decides what to retry: kube's default retries a 503 on a
+        // PATCH (so a refused switch could report success late, or a lost race
+        // as a conflict) and a 503 health answer for minutes.
+        config.default_retry = false;
         let namespace = self
             .namespace
             .clone()

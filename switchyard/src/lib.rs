@@ -4,5 +4,21 @@
 //! The front ends (`kubectl-bluegreen`, `kubectl-canary`, the Jenkins steps) are
 //! thin: every rule lives here, once.
 
+pub mod bluegreen;
 pub mod connect;
+pub mod event;
 pub mod exit;
+pub mod health;
+pub mod history;
+pub mod lock;
+pub mod names;
+pub mod output;
+
+/// `--dry-run=client|server`: show what would change, change nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRun {
+    /// Compute the change locally; send nothing.
+    Client,
+    /// Send the writes with `dryRun=All`: the server validates, stores nothing.
+    Server,
+}

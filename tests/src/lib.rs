@@ -185,20 +185,100 @@ pub fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A binary built by this workspace (`kube-sandbox`, `kubectl-bluegreen`, ...),
-/// next to the test executables in the target directory.
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executables live in target/<profile>/deps");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --workspace` (cargo nextest run --workspace builds it)",
-        path.display()
-    );
-    path
+impl TestCluster {
+    /// Runs a Switchyard binary (`env!("CARGO_BIN_EXE_...")` of the calling
+    /// test crate) against this sandbox: `--kubeconfig` set, no inherited
+    /// KUBECONFIG, Jenkins variables cleared unless given.
+    pub fn run_bin(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin);
+        cmd.env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .env_remove("BUILD_URL")
+            .env_remove("JOB_NAME")
+            .env_remove("BUILD_NUMBER")
+            .envs(env.iter().copied())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args);
+        run(cmd, None)
+    }
+
+    /// The installed kubectl, with the directory of `plugin` on PATH, as a user
+    /// who installed the plugin has it.
+    pub fn kubectl_plugin(&self, plugin: &str, args: &[&str]) -> Output {
+        let bin_dir = Path::new(plugin)
+            .parent()
+            .expect("in a directory")
+            .to_path_buf();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("kubectl");
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .args(args);
+        run(cmd, None)
+    }
+
+    /// resourceVersion of every object in `ns`, by `kind/name`: what "nothing
+    /// changed" is checked against.
+    pub fn versions(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for res in kube_sandbox::resources::RESOURCES
+            .iter()
+            .filter(|r| r.namespaced)
+        {
+            for o in self.cluster().store.list(res, Some(ns)).0 {
+                let key = format!(
+                    "{}/{}",
+                    res.plural,
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                );
+                out.insert(
+                    key,
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                );
+            }
+        }
+        out
+    }
+
+    /// One object, straight from the sandbox's store.
+    pub fn object(&self, group: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        let res = kube_sandbox::resources::RESOURCES
+            .iter()
+            .find(|r| r.group == group && r.plural == plural)?;
+        self.cluster()
+            .store
+            .get(res, ns, name)
+            .map(|o| (*o).clone())
+    }
+
+    /// Applies YAML through the sandbox (setup, not under test).
+    pub fn apply(&self, yaml: &str) {
+        kube_sandbox::server::apply_yaml(self.cluster(), yaml).expect("fixture applies");
+    }
+
+    /// Waits until every Deployment is rolled out.
+    pub fn settle(&self) {
+        self.runtime
+            .as_ref()
+            .expect("running")
+            .block_on(self.sandbox().settle(Duration::from_secs(20)))
+            .expect("deployments settle");
+    }
+}
+
+/// The selector color of a Service.
+pub fn selected_color(svc: &Value) -> String {
+    svc["spec"]["selector"]["color"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }

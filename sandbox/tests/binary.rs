@@ -5,14 +5,27 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use switchyard_e2e::{binary, testdata, texts};
+const BIN: &str = env!("CARGO_BIN_EXE_kube-sandbox");
+
+fn texts(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata")
+        .join(name)
+}
 
 #[test]
 fn serve_writes_kubeconfig_applies_manifests_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("sandbox-binary-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = dir.join("nested").join("kubeconfig");
-    let mut child = Command::new(binary("kube-sandbox"))
+    let mut child = Command::new(BIN)
         .args(["serve", "--demo", "--ready-delay", "50ms", "--kubeconfig"])
         .arg(&kubeconfig)
         .arg("--apply")
@@ -85,7 +98,7 @@ fn serve_writes_kubeconfig_applies_manifests_and_stops_on_sigterm() {
 
 #[test]
 fn bad_arguments_are_refused_with_one_line() {
-    let out = Command::new(binary("kube-sandbox"))
+    let out = Command::new(BIN)
         .args(["serve", "--kubeconfig", "/tmp/x", "--fault", "status=200"])
         .output()
         .unwrap();
@@ -95,7 +108,7 @@ fn bad_arguments_are_refused_with_one_line() {
         err.starts_with("error: fault \"status=200\": status must be 400-599"),
         "{err}"
     );
-    let missing = Command::new(binary("kube-sandbox"))
+    let missing = Command::new(BIN)
         .args([
             "serve",
             "--kubeconfig",

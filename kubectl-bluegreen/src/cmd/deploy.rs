@@ -1,0 +1,64 @@
+//! `kubectl bluegreen deploy APP --image IMAGE`
+
+use std::time::Duration;
+
+use switchyard::bluegreen::{self, deploy};
+use switchyard::connect::Connection;
+use switchyard::exit::Exit;
+
+use super::Out;
+
+/// Put a new image on the idle color (never the active one), scaled like the active color.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  kubectl bluegreen deploy web --image registry.example.com/web:1.2 --wait
+  kubectl bluegreen deploy web --image web:1.2 --container web --replicas 2")]
+pub struct Args {
+    app: String,
+    /// The image to run.
+    #[arg(long)]
+    image: String,
+    /// The container to update (default: the only one, or the one named like the app).
+    #[arg(long)]
+    container: Option<String>,
+    /// Replicas (default: as many as the active color).
+    #[arg(long)]
+    replicas: Option<i32>,
+    /// Wait until the idle color is healthy; fail fast with the reason if it cannot be.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    timeout: Duration,
+}
+
+pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
+    let app = bluegreen::load(&conn.client, &conn.namespace, &args.app).await?;
+    let opts = deploy::Options {
+        image: args.image,
+        container: args.container,
+        replicas: args.replicas,
+        wait: args.wait,
+        timeout: args.timeout,
+        lease_duration: switchyard::lock::DEFAULT_DURATION,
+    };
+    let mut progress = super::progress();
+    let r = deploy::run(&conn.client, &app, &opts, &mut progress).await?;
+    out.result(&r, || {
+        let mut s = match r.result {
+            "unchanged" => format!(
+                "{} already runs {} ({} replicas): unchanged\n",
+                r.deployment, r.image, r.replicas
+            ),
+            verb => format!(
+                "{verb} {}: {}={} ({} replicas, idle color {})\n",
+                r.deployment, r.container, r.image, r.replicas, r.color
+            ),
+        };
+        if let Some(o) = &r.observed {
+            s.push_str(&format!("{} is healthy: {o}\n", r.deployment));
+        }
+        s
+    })?;
+    Ok(Exit::Ok)
+}

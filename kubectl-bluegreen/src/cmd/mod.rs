@@ -1,0 +1,61 @@
+//! One module per subcommand: its arguments, and the call into the library.
+
+pub mod deploy;
+pub mod history;
+pub mod init;
+pub mod rollback;
+pub mod scale_down;
+pub mod status;
+pub mod switch;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use switchyard::output::{Format, Progress};
+
+/// Where results go.
+pub struct Out {
+    pub format: Format,
+}
+
+impl Out {
+    /// Prints `doc` for machines, or `human` for people.
+    pub fn result<T: Serialize>(
+        &self,
+        doc: &T,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
+        if self.format.is_machine() {
+            switchyard::output::print_document(self.format, doc)
+        } else {
+            print!("{}", human());
+            Ok(())
+        }
+    }
+}
+
+/// A progress callback writing to stderr.
+pub fn progress() -> impl FnMut(&str) + Send {
+    let mut p = Progress::default();
+    move |line: &str| p.update(line)
+}
+
+pub fn duration(s: &str) -> Result<Duration, String> {
+    switchyard::connect::parse_duration(s)
+}
+
+/// Resolves on SIGINT or SIGTERM with the conventional exit code (130, 143).
+/// Leases held then are not renewed and expire on their own.
+pub async fn interrupted() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => 130,
+        _ = term.recv() => 143,
+    }
+}

@@ -1,0 +1,39 @@
+//! `kubectl bluegreen scale-down [APP] [--to N]`
+
+use switchyard::bluegreen::{self, Color, scale};
+use switchyard::connect::Connection;
+use switchyard::exit::Exit;
+
+use super::Out;
+
+/// Scale the idle color down (refuses the active one).
+#[derive(clap::Args)]
+pub struct Args {
+    app: Option<String>,
+    /// Replicas to keep.
+    #[arg(long, default_value_t = 0)]
+    to: i32,
+    /// The color to scale (default: the idle one; the active one is refused).
+    #[arg(long, value_parser = super::switch::parse_color)]
+    color: Option<Color>,
+}
+
+pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
+    let app = bluegreen::pick(&conn.client, &conn.namespace, args.app.as_deref()).await?;
+    let r = scale::run(
+        &conn.client,
+        &app,
+        args.color,
+        args.to,
+        switchyard::lock::DEFAULT_DURATION,
+    )
+    .await?;
+    out.result(&r, || match r.result {
+        "unchanged" => format!(
+            "{} already has {} replicas: unchanged\n",
+            r.deployment, r.to
+        ),
+        _ => format!("scaled {}: {} → {} replicas\n", r.deployment, r.from, r.to),
+    })?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,102 @@
+//! `kubectl bluegreen switch [APP] [--to COLOR]`
+
+use std::time::Duration;
+
+use switchyard::DryRun;
+use switchyard::bluegreen::{self, Color, scale, switch};
+use switchyard::connect::Connection;
+use switchyard::exit::Exit;
+
+use super::Out;
+
+/// Point the Service at the other color, after checking it is ready; verified.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  kubectl bluegreen switch
+  kubectl bluegreen switch web --to green --http /actuator/health --reason 'release 1.2'
+  kubectl bluegreen switch web --dry-run=server")]
+pub struct Args {
+    /// The app (default: the only blue/green app in the namespace).
+    app: Option<String>,
+    /// The color to serve (default: the idle one).
+    #[arg(long, value_parser = parse_color)]
+    to: Option<Color>,
+    /// Check this path through the preview Service (API server proxy) first; it must answer 200.
+    #[arg(long, value_name = "PATH")]
+    http: Option<String>,
+    /// Service port for --http (name or number; default: the first port).
+    #[arg(long, value_name = "PORT")]
+    port: Option<String>,
+    /// Scale the old color to 0 this long after a successful switch.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration)]
+    scale_down_after: Option<Duration>,
+    /// Show what would change; change nothing.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "client|server")]
+    dry_run: Option<DryRun>,
+    /// Why, recorded in the history and the Event.
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    /// How long the EndpointSlices may take to list only the new color.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::duration)]
+    verify_timeout: Duration,
+}
+
+pub fn parse_color(s: &str) -> Result<Color, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a color: use blue or green"))
+}
+
+pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
+    let app = bluegreen::pick(&conn.client, &conn.namespace, args.app.as_deref()).await?;
+    let opts = switch::Options {
+        to: args.to,
+        http: args.http.map(|path| switch::HttpCheck {
+            path,
+            port: args.port,
+        }),
+        dry_run: args.dry_run,
+        reason: args.reason,
+        verify_timeout: args.verify_timeout,
+        ..switch::Options::default()
+    };
+    let mut progress = super::progress();
+    let report = switch::run(&conn.client, &app, &opts, &mut progress).await?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    out.result(&report, || match report.result {
+        "unchanged" => format!("{} already serves {}: unchanged\n", report.app, report.to),
+        "dry-run" => format!(
+            "{} would switch from {} to {} (dry run: nothing changed)\n",
+            report.app, report.from, report.to
+        ),
+        _ => format!(
+            "switched {}: {} → {} (revision {}); {} ready endpoints\n",
+            report.app,
+            report.from,
+            report.to,
+            report.revision,
+            report.endpoints.len()
+        ),
+    })?;
+    if let (Some(after), "switched") = (args.scale_down_after, report.result) {
+        eprintln!(
+            "scaling {} down in {}s",
+            app.deployment_name(report.from),
+            after.as_secs()
+        );
+        tokio::time::sleep(after).await;
+        // Re-read: someone may have switched back meanwhile; scale::run refuses the active color.
+        let now = bluegreen::load(&conn.client, &conn.namespace, &app.name).await?;
+        let r = scale::run(
+            &conn.client,
+            &now,
+            Some(report.from),
+            0,
+            switchyard::lock::DEFAULT_DURATION,
+        )
+        .await?;
+        eprintln!("{}: {} → {} replicas", r.deployment, r.from, r.to);
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,131 @@
+//! Every bad input: one error line with a hint, the documented exit code, and
+//! every object's resourceVersion unchanged.
+
+use switchyard_e2e::TestCluster;
+
+use crate::{bluegreen, error_line, expect};
+
+fn refused(c: &TestCluster, args: &[&str], code: i32, says: &str) {
+    let before = c.versions("default");
+    let (stdout, stderr) = expect(&bluegreen(c, args), code);
+    assert!(stdout.is_empty(), "{args:?}: {stdout}");
+    let err = error_line(&stderr);
+    assert!(err.contains(says), "{args:?}: {err}");
+    assert_eq!(c.versions("default"), before, "{args:?} changed something");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let c = TestCluster::demo();
+    refused(&c, &["switch", "nope"], 3, "app nope not found");
+    refused(
+        &c,
+        &["switch", "web", "--to", "purple"],
+        2,
+        "\"purple\" is not a color",
+    );
+    refused(&c, &["switch", "Web_1"], 2, "invalid app name \"Web_1\"");
+    refused(
+        &c,
+        &["deploy", "web"],
+        2,
+        "required arguments were not provided: --image",
+    );
+    refused(
+        &c,
+        &["switch", "web", "--verify-timeout", "soon"],
+        2,
+        "invalid duration",
+    );
+    refused(&c, &["switch", "web", "--dry-run=maybe"], 2, "maybe");
+    refused(&c, &["frobnicate"], 2, "unrecognized subcommand");
+    // A Service without the color label in its selector.
+    refused(&c, &["switch", "shop"], 3, "selects no color");
+}
+
+#[test]
+fn broken_models_are_explained() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["delete", "deploy", "web-green"]);
+    c.wait_for(&["pods", "-l", "color=green"], "green pods gone", |l| {
+        l["items"].as_array().unwrap().is_empty()
+    });
+    c.wait_for(
+        &[
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web-preview",
+        ],
+        "preview endpoints empty",
+        |l| {
+            l["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["endpoints"].as_array().is_none_or(|e| e.is_empty()))
+        },
+    );
+    refused(
+        &c,
+        &["switch", "web"],
+        3,
+        "Deployment web-green does not exist",
+    );
+
+    let c = TestCluster::demo();
+    // The green template lacks the color label.
+    c.apply("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api-green}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: 'api:1'}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api-blue}\nspec:\n  selector: {matchLabels: {app: api, color: blue}}\n  template:\n    metadata: {labels: {app: api, color: blue}}\n    spec: {containers: [{name: api, image: 'api:1'}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec: {selector: {app: api, color: blue}, ports: [{port: 80}]}\n");
+    c.settle();
+    refused(
+        &c,
+        &["switch", "api"],
+        3,
+        "its pod template lacks color=green",
+    );
+    // Selectors that do not match: the Service selects tier=web, blue's pods lack it.
+    c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: ui}\nspec: {selector: {app: ui, tier: web, color: blue}, ports: [{port: 80}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ui-blue}\nspec:\n  selector: {matchLabels: {app: ui, color: blue}}\n  template:\n    metadata: {labels: {app: ui, color: blue}}\n    spec: {containers: [{name: ui, image: 'ui:1'}]}\n");
+    c.settle();
+    refused(&c, &["status", "ui"], 3, "lacks tier=web");
+}
+
+#[test]
+fn several_apps_need_a_name() {
+    let c = TestCluster::demo();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/second-app.yaml");
+    c.apply(&std::fs::read_to_string(fixture).unwrap());
+    c.settle();
+    refused(
+        &c,
+        &["switch"],
+        2,
+        "2 blue/green apps in namespace default: api, web",
+    );
+    let (stdout, _) = expect(&bluegreen(&c, &["switch", "api"]), 0);
+    assert!(stdout.starts_with("switched api: green → blue"), "{stdout}");
+}
+
+#[test]
+fn unreachable_cluster_is_exit_5() {
+    let c = TestCluster::demo();
+    let dead = c.dir.join("dead-kubeconfig");
+    let text = std::fs::read_to_string(&c.kubeconfig).unwrap();
+    let port = c.sandbox().addr().port().to_string();
+    std::fs::write(&dead, text.replace(&port, "1")).unwrap();
+    let out = std::process::Command::new(crate::BIN)
+        .args(["status", "--request-timeout", "5s", "--kubeconfig"])
+        .arg(&dead)
+        .output()
+        .unwrap();
+    let (_, stderr) = expect(&out, 5);
+    assert!(error_line(&stderr).starts_with("error: "), "{stderr}");
+    let out = std::process::Command::new(crate::BIN)
+        .args(["status", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .output()
+        .unwrap();
+    let (_, stderr) = expect(&out, 5);
+    assert!(
+        error_line(&stderr).contains("/nonexistent/kubeconfig"),
+        "{stderr}"
+    );
+}

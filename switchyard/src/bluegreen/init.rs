@@ -1,0 +1,182 @@
+//! `init`: adopt an existing Deployment + Service into the blue/green model
+//! without downtime. `APP-blue` is made from the Deployment with the color label
+//! added; the Service selector moves to `color: blue` only once `APP-blue` is
+//! ready. The old Deployment is left for the user to delete.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::Client;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{COLOR_LABEL_ANNOTATION, Color, DEFAULT_COLOR_LABEL, color_label_of, list_objects};
+use crate::exit::{Error, Exit};
+use crate::lock;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub from_deployment: String,
+    pub timeout: Duration,
+    pub lease_duration: Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub app: String,
+    pub namespace: String,
+    pub from_deployment: String,
+    pub deployment: String,
+    /// `adopted` or `unchanged`.
+    pub result: &'static str,
+}
+
+/// `APP-blue` from the source Deployment: its spec, with `label: blue` in
+/// labels, selector and pod template.
+fn blue_from(source: &Deployment, app: &str, ns: &str, label: &str) -> Deployment {
+    let mut d = source.clone();
+    let mut labels = d.metadata.labels.clone().unwrap_or_default();
+    labels.insert(label.to_string(), Color::Blue.to_string());
+    d.metadata = ObjectMeta {
+        name: Some(format!("{app}-blue")),
+        namespace: Some(ns.to_string()),
+        labels: Some(labels),
+        ..ObjectMeta::default()
+    };
+    d.status = None;
+    if let Some(spec) = d.spec.as_mut() {
+        spec.selector
+            .match_labels
+            .get_or_insert_with(Default::default)
+            .insert(label.to_string(), "blue".into());
+        spec.template
+            .metadata
+            .get_or_insert_with(Default::default)
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(label.to_string(), "blue".into());
+    }
+    d
+}
+
+pub async fn run(
+    client: &Client,
+    ns: &str,
+    app: &str,
+    opts: &Options,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<Report> {
+    crate::names::check_app_name(app)?;
+    let source_name = opts.from_deployment.as_str();
+    let (services, deployments) = list_objects(client, Some(ns)).await?;
+    let svc: &Service = services
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(app))
+        .ok_or_else(|| {
+            Error::new(
+                Exit::Precondition,
+                format!("no Service {app} in namespace {ns}"),
+            )
+            .hint("init adopts an existing Service and the Deployment it selects")
+        })?;
+    let label = color_label_of(svc);
+    let selector = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default();
+    if selector.is_empty() {
+        return Err(
+            Error::new(Exit::Precondition, format!("Service {app} has no selector")).into(),
+        );
+    }
+    let blue_name = format!("{app}-blue");
+    let mut report = Report {
+        app: app.into(),
+        namespace: ns.into(),
+        from_deployment: source_name.into(),
+        deployment: blue_name.clone(),
+        result: "unchanged",
+    };
+    if let Some(c) = selector.get(&label) {
+        // Already adopted (this run or an earlier one): the asked state holds.
+        let adopted = c.parse::<Color>().is_ok()
+            && deployments
+                .iter()
+                .any(|d| d.metadata.name.as_deref() == Some(format!("{app}-{c}").as_str()));
+        if adopted {
+            report.deployment = format!("{app}-{c}");
+            return Ok(report);
+        }
+        return Err(Error::new(
+            Exit::Precondition,
+            format!(
+                "Service {app} already selects {label}={c}, but Deployment {app}-{c} does not exist"
+            ),
+        )
+        .into());
+    }
+    let source = deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some(source_name))
+        .ok_or_else(|| {
+            Error::new(
+                Exit::Precondition,
+                format!("no Deployment {source_name} in namespace {ns}"),
+            )
+        })?;
+    let template = source
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    if !selector.iter().all(|(k, v)| template.get(k) == Some(v)) {
+        return Err(Error::new(
+            Exit::Precondition,
+            format!("Service {app} does not select the pods of Deployment {source_name}"),
+        )
+        .hint("init adopts the Deployment the Service serves today")
+        .into());
+    }
+
+    let lease = lock::acquire(client, ns, app, opts.lease_duration).await?;
+    let work = async {
+        let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        if !deployments.iter().any(|d| d.metadata.name.as_deref() == Some(blue_name.as_str())) {
+            api.create(&PostParams::default(), &blue_from(source, app, ns, &label))
+                .await
+                .with_context(|| format!("creating Deployment {blue_name}"))?;
+            progress(&format!("Deployment {blue_name} created from {source_name}"));
+        }
+        super::wait_healthy(client, ns, &blue_name, opts.timeout, progress).await?;
+        // Only now does the Service move: its pods were ready before a single
+        // request could reach them.
+        let mut patch = json!({
+            "metadata": { "resourceVersion": svc.metadata.resource_version },
+            "spec": { "selector": { label.clone(): "blue" } },
+        });
+        if label != DEFAULT_COLOR_LABEL {
+            patch["metadata"]["annotations"] = json!({ COLOR_LABEL_ANNOTATION: label });
+        }
+        Api::<Service>::namespaced(client.clone(), ns)
+            .patch(app, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) if s.code == 409 => Error::new(Exit::Conflict, format!("Service {app} changed while {blue_name} started; its selector was not moved")).into(),
+                e => anyhow::Error::new(e).context(format!("moving Service {app} to {blue_name}")),
+            })?;
+        progress(&format!("Service {app} now selects {label}=blue ({blue_name})"));
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    let released = lease.release().await;
+    work?;
+    released?;
+    report.result = "adopted";
+    Ok(report)
+}

@@ -1,0 +1,94 @@
+//! `scale-down`: scale the idle color (never the active one).
+
+use anyhow::Result;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{App, Color};
+use crate::exit::{Error, Exit};
+use crate::lock;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub app: String,
+    pub namespace: String,
+    pub color: Color,
+    pub deployment: String,
+    pub from: i32,
+    pub to: i32,
+    /// `scaled` or `unchanged`.
+    pub result: &'static str,
+}
+
+/// Scales `color` (the idle one when None) to `to` replicas.
+pub async fn run(
+    client: &Client,
+    app: &App,
+    color: Option<Color>,
+    to: i32,
+    lease_duration: std::time::Duration,
+) -> Result<Report> {
+    let (ns, name) = (app.namespace.as_str(), app.name.as_str());
+    if to < 0 {
+        return Err(Error::new(
+            Exit::Usage,
+            format!("--to {to}: replicas must be 0 or more"),
+        )
+        .into());
+    }
+    let color = color.unwrap_or_else(|| app.idle());
+    if color == app.active {
+        return Err(Error::new(
+            Exit::Precondition,
+            format!("{color} is active: Service {name} sends it traffic, so it is not scaled down"),
+        )
+        .hint(format!(
+            "scale-down scales the idle color ({}); switch first if you meant to retire {color}",
+            app.idle()
+        ))
+        .into());
+    }
+    let dname = app.deployment_name(color);
+    let d = app.deployment(color).ok_or_else(|| {
+        Error::new(
+            Exit::Precondition,
+            format!("Deployment {dname} does not exist"),
+        )
+    })?;
+    let from = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let mut report = Report {
+        app: name.into(),
+        namespace: ns.into(),
+        color,
+        deployment: dname.clone(),
+        from,
+        to,
+        result: "unchanged",
+    };
+    if from == to {
+        return Ok(report);
+    }
+    let lease = lock::acquire(client, ns, name, lease_duration).await?;
+    let patch = json!({ "metadata": { "resourceVersion": d.metadata.resource_version }, "spec": { "replicas": to } });
+    let written = Api::<Deployment>::namespaced(client.clone(), ns)
+        .patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
+    let released = lease.release().await;
+    match written {
+        Ok(_) => report.result = "scaled",
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            return Err(Error::new(
+                Exit::Conflict,
+                format!("Deployment {dname} changed since it was read; nothing was changed"),
+            )
+            .into());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("scaling Deployment {dname}"))),
+    }
+    released?;
+    Ok(report)
+}
