@@ -258,8 +258,9 @@ impl Sandbox {
         kubeconfig::write(path, &self.kubeconfig(None, "default"))
     }
 
-    /// Waits until every Deployment is fully rolled out and available, so a caller
-    /// starts from a settled cluster.
+    /// Waits until every Deployment is fully rolled out and available and the
+    /// controllers have gone quiet (no change for 100 ms), so a caller starts
+    /// from a settled cluster: "nothing changed" checks compare like with like.
     pub async fn settle(&self, timeout: Duration) -> Result<()> {
         let deployments = crate::resources::find("apps", "v1", "deployments").expect("served");
         let deadline = tokio::time::Instant::now() + timeout;
@@ -271,7 +272,12 @@ impl Sandbox {
                 .map(|d| d["metadata"]["name"].as_str().unwrap_or("").to_string())
                 .collect();
             if pending.is_empty() {
-                return Ok(());
+                let rv = self.cluster.store.rv();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if self.cluster.store.rv() == rv {
+                    return Ok(());
+                }
+                continue;
             }
             if tokio::time::Instant::now() > deadline {
                 anyhow::bail!(

@@ -25,6 +25,43 @@ pub struct LeaseGuard {
     renewal: tokio::task::JoinHandle<()>,
 }
 
+/// Leases this process holds, so a signal handler can release them before the
+/// process exits (the operation's own future is dropped mid-flight then).
+static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+
+/// A held lease: its API, name, and current resourceVersion.
+type Held = (Api<Lease>, String, Arc<Mutex<String>>);
+
+fn held() -> std::sync::MutexGuard<'static, Vec<Held>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn delete_if_ours(api: &Api<Lease>, name: &str, rv: String) -> Result<()> {
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: Some(rv),
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &dp).await {
+        Ok(_) => Ok(()),
+        // Gone or taken over: not ours to delete.
+        Err(e) if is_api(&e, 404) || is_api(&e, 409) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("releasing Lease {name}")),
+    }
+}
+
+/// Releases every lease this process still holds: for signal handlers, so an
+/// interrupted operation leaves no lock behind for its lease duration.
+pub async fn release_all() {
+    let leases: Vec<_> = held().drain(..).collect();
+    for (api, name, rv) in leases {
+        let rv = rv.lock().map(|r| r.clone()).unwrap_or_default();
+        let _ = delete_if_ours(&api, &name, rv).await;
+    }
+}
+
 /// The lease name of an app.
 pub fn lease_name(app: &str) -> String {
     format!("switchyard-{app}")
@@ -164,6 +201,7 @@ pub async fn acquire(
         duration,
         resource_version.clone(),
     ));
+    held().push((api.clone(), name.clone(), resource_version.clone()));
     Ok(LeaseGuard {
         api,
         name,
@@ -202,24 +240,13 @@ impl LeaseGuard {
     /// Releases the lease (deletes it if it is still ours).
     pub async fn release(self) -> Result<()> {
         self.renewal.abort();
+        held().retain(|(_, _, rv)| !Arc::ptr_eq(rv, &self.resource_version));
         let rv = self
             .resource_version
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default();
-        let dp = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: Some(rv),
-                uid: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match self.api.delete(&self.name, &dp).await {
-            Ok(_) => Ok(()),
-            // Gone or taken over: not ours to delete.
-            Err(e) if is_api(&e, 404) || is_api(&e, 409) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("releasing Lease {}", self.name)),
-        }
+        delete_if_ours(&self.api, &self.name, rv).await
     }
 }
 

@@ -44,8 +44,9 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     switchyard::connect::parse_duration(s)
 }
 
-/// Resolves on SIGINT or SIGTERM with the conventional exit code (130, 143).
-/// Leases held then are not renewed and expire on their own.
+/// Resolves on SIGINT or SIGTERM with the conventional exit code (130, 143),
+/// once the leases this process holds are released. Every write is a single
+/// request, so stopping between two leaves a state the next run reads as is.
 pub async fn interrupted() -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
@@ -54,8 +55,11 @@ pub async fn interrupted() -> i32 {
     ) else {
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = int.recv() => 130,
-        _ = term.recv() => 143,
-    }
+    let (code, name) = tokio::select! {
+        _ = int.recv() => (130, "interrupted"),
+        _ = term.recv() => (143, "terminated"),
+    };
+    switchyard::lock::release_all().await;
+    eprintln!("error: {name}; the app's lock was released");
+    code
 }

@@ -191,3 +191,69 @@ fn deploy_refuses_ambiguous_containers_and_bad_images() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_lease_is_held_during_a_wait_and_released_on_sigterm() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["patch", "deploy", "web-green", "--type", "merge", "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"unready"}}}}}"#]);
+    let mut child = std::process::Command::new(crate::BIN)
+        .args([
+            "deploy",
+            "web",
+            "--image",
+            "example/web:2.0",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--kubeconfig",
+        ])
+        .arg(&c.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while c
+        .object("coordination.k8s.io", "leases", "default", "switchyard-web")
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease was never taken"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let lease = c
+        .object("coordination.k8s.io", "leases", "default", "switchyard-web")
+        .unwrap();
+    assert!(
+        lease["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pid {}", child.id())),
+        "{lease}"
+    );
+    // Meanwhile another operation whose own preconditions hold is refused,
+    // naming the holder.
+    let (_, stderr) = expect(&bluegreen(&c, &["scale-down", "web", "--to", "1"]), 4);
+    let err = error_line(&stderr);
+    assert!(
+        err.contains("app web is busy") && err.contains(&format!("pid {}", child.id())),
+        "{err}"
+    );
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert!(
+        c.object("coordination.k8s.io", "leases", "default", "switchyard-web")
+            .is_none(),
+        "released on SIGTERM"
+    );
+}
