@@ -1,19 +1,78 @@
-//! `kubectl canary`: arguments → the switchyard library → output.
+//! `kubectl canary`: arguments → the switchyard library → output. The rules
+//! are in `switchyard::canary` and `switchyard::traffic`.
 
-use clap::Parser;
+mod cmd;
+
+use clap::{Parser, Subcommand};
 use switchyard::connect::KubeArgs;
+use switchyard::exit::Exit;
+use switchyard::output::{self, Format};
 
 #[derive(Parser)]
-#[command(name = "kubectl-canary", version, about = env!("CARGO_PKG_DESCRIPTION"))]
+#[command(
+    name = "kubectl-canary",
+    bin_name = "kubectl canary",
+    version,
+    about = "Canary releases: a stable Deployment (APP or APP-stable) and APP-canary, weighted by Gateway API, ingress-nginx, Istio or the replica split",
+    after_help = "Examples:
+  kubectl canary status
+  kubectl canary set 30                           # the only canary app in the namespace
+  kubectl canary set 10% shop --provider gateway
+  kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote
+  kubectl canary promote shop
+  kubectl canary abort shop
+
+Exit codes: 0 done or unchanged, 1 failed, 2 bad input, 3 precondition not met,
+4 another operation holds the app, 5 cluster unreachable or not authorized, 124 timed out."
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
     #[command(flatten)]
     kube: KubeArgs,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    Status(cmd::status::Args),
+    Set(cmd::set::Args),
+    Promote(cmd::promote::Args),
+    Abort(cmd::abort::Args),
+    Ramp(cmd::ramp::Args),
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let conn = cli.kube.connect().await?;
+    let out = cmd::Out { format: cli.output };
+    match cli.command {
+        Command::Status(a) => cmd::status::run(a, &conn, &out).await,
+        Command::Set(a) => cmd::set::run(a, &conn, &out).await,
+        Command::Promote(a) => cmd::promote::run(a, &conn, &out).await,
+        Command::Abort(a) => cmd::abort::run(a, &conn, &out).await,
+        Command::Ramp(a) => cmd::ramp::run(a, &conn, &out).await,
+    }
+}
+
 fn main() {
-    let _cli = Cli::parse();
-    // The subcommands arrive with their issue; until then the plugin only
-    // answers --help and --version, and says so rather than pretend.
-    eprintln!("error: no subcommands yet; see kubectl canary --help");
-    std::process::exit(switchyard::exit::Exit::Usage.code());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(output::report_usage(e)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = runtime.block_on(async {
+        tokio::select! {
+            r = run(cli) => match r {
+                Ok(code) => code.code(),
+                Err(e) => output::report_error(&e).code(),
+            },
+            code = cmd::interrupted() => code,
+        }
+    });
+    std::process::exit(code);
 }

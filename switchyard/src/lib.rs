@@ -5,6 +5,8 @@
 //! thin: every rule lives here, once.
 
 pub mod bluegreen;
+pub mod canary;
+pub mod cli;
 pub mod connect;
 pub mod event;
 pub mod exit;
@@ -13,6 +15,8 @@ pub mod history;
 pub mod lock;
 pub mod names;
 pub mod output;
+pub mod traffic;
+pub mod workload;
 
 /// `--dry-run=client|server`: show what would change, change nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -1,0 +1,36 @@
+//! One module per subcommand: its arguments, and the call into the library.
+
+pub mod abort;
+pub mod promote;
+pub mod ramp;
+pub mod set;
+pub mod status;
+
+pub use switchyard::cli::{Out, duration, interrupted, progress};
+
+use switchyard::traffic::Kind;
+
+/// The provider flags every mutating subcommand takes.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ProviderArgs {
+    /// What carries the weight (default: detected from what exists).
+    #[arg(long, value_enum)]
+    pub provider: Option<Kind>,
+    /// nginx: create the canary Ingress APP-canary from the stable Ingress APP.
+    #[arg(long)]
+    pub create_canary_ingress: bool,
+    /// Replica split: the total number of pods to divide (default: the current sum).
+    #[arg(long, value_name = "N")]
+    pub total: Option<i32>,
+}
+
+impl ProviderArgs {
+    pub fn options(&self) -> switchyard::canary::set::Options {
+        switchyard::canary::set::Options {
+            provider: self.provider,
+            create_canary_ingress: self.create_canary_ingress,
+            total: self.total,
+            ..Default::default()
+        }
+    }
+}

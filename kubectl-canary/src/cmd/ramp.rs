@@ -1,0 +1,61 @@
+//! `kubectl canary ramp [APP] --steps 10,25,50,100 --pause 2m`
+
+use std::time::Duration;
+
+use switchyard::canary::{self, ramp};
+use switchyard::connect::Connection;
+use switchyard::exit::Exit;
+
+use super::{Out, ProviderArgs};
+
+/// Step the weight up, keeping each step for a pause while the canary stays healthy; abort (weight 0) on failure.
+#[derive(clap::Args)]
+#[command(after_help = "Example:
+  kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote")]
+pub struct Args {
+    app: Option<String>,
+    /// Ascending weights.
+    #[arg(long, value_name = "W,W,...")]
+    steps: String,
+    /// How long each step must stay healthy.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration)]
+    pause: Duration,
+    /// Check this path through the canary Service (API server proxy) during every pause.
+    #[arg(long, value_name = "PATH")]
+    http: Option<String>,
+    #[arg(long, value_name = "PORT")]
+    port: Option<String>,
+    /// Promote after the last step.
+    #[arg(long)]
+    promote: bool,
+    /// How long promotion may take.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    timeout: Duration,
+    #[command(flatten)]
+    provider: ProviderArgs,
+}
+
+pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
+    let steps = ramp::parse_steps(&args.steps)?;
+    let app = canary::pick(&conn.client, &conn.namespace, args.app.as_deref()).await?;
+    let opts = ramp::Options {
+        steps,
+        pause: args.pause,
+        http: args.http,
+        port: args.port,
+        promote: args.promote,
+        timeout: args.timeout,
+        set: args.provider.options(),
+    };
+    let mut progress = super::progress();
+    let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
+    out.result(&r, || {
+        let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();
+        let mut s = format!("ramped {} through {}\n", r.app, steps.join(" → "));
+        if r.promoted {
+            s.push_str(&format!("promoted {}: the canary is now stable\n", r.app));
+        }
+        s
+    })?;
+    Ok(Exit::Ok)
+}
