@@ -134,9 +134,41 @@ fn prepare_update(
     {
         m.remove("status");
     }
+    if res.kind == "Service" {
+        keep_allocated(old, &mut new);
+    }
     defaults::apply(res.kind, &mut new, &cluster.alloc);
     validation::validate(res, &new, Some(old))?;
     Ok(new)
+}
+
+/// An update that leaves out the allocated ClusterIP and NodePorts keeps them,
+/// as the real server's `patchAllocatedValues` does (`kubectl replace` and
+/// client-side apply of a manifest without them must not fail).
+fn keep_allocated(old: &Value, new: &mut Value) {
+    for field in ["clusterIP", "clusterIPs"] {
+        let missing = new["spec"]
+            .get(field)
+            .is_none_or(|v| v.is_null() || *v == "");
+        if missing && let Some(v) = old["spec"].get(field) {
+            new["spec"][field] = v.clone();
+        }
+    }
+    let old_ports = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    if let Some(ports) = new["spec"]["ports"].as_array_mut() {
+        for p in ports
+            .iter_mut()
+            .filter(|p| p.get("nodePort").is_none_or(Value::is_null))
+        {
+            if let Some(np) = old_ports
+                .iter()
+                .find(|o| o["port"] == p["port"])
+                .and_then(|o| o.get("nodePort"))
+            {
+                p["nodePort"] = np.clone();
+            }
+        }
+    }
 }
 
 fn respond_object(req: &Request, res: &ResourceType, obj: &Value, code: u16) -> Reply {

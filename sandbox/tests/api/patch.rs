@@ -291,3 +291,40 @@ async fn scale_subresource_reads_and_writes_replicas() {
         .await;
     assert_eq!(neg.code, 422);
 }
+
+#[tokio::test]
+async fn updates_keep_the_allocated_cluster_ip() {
+    let env = start().await;
+    let created = env.create(SVC, service()).await.body;
+    let ip = created["spec"]["clusterIP"].clone();
+    assert!(ip.is_string());
+    // A replace from a manifest that never had the allocated address.
+    let mut manifest = service();
+    manifest["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"].clone();
+    manifest["spec"]["selector"]["color"] = json!("green");
+    let r = env
+        .raw(
+            "PUT",
+            &format!("{SVC}/web"),
+            "application/json",
+            &manifest.to_string(),
+        )
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["clusterIP"], ip);
+    // Changing it explicitly is still refused.
+    let mut moved = r.body.clone();
+    moved["spec"]["clusterIP"] = json!("10.96.9.9");
+    moved["spec"]["clusterIPs"] = json!(["10.96.9.9"]);
+    assert_eq!(
+        env.raw(
+            "PUT",
+            &format!("{SVC}/web"),
+            "application/json",
+            &moved.to_string()
+        )
+        .await
+        .code,
+        422
+    );
+}

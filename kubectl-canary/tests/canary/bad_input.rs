@@ -1,0 +1,85 @@
+//! The bad input matrix: one error line, the documented exit code, and every
+//! object's resourceVersion unchanged.
+
+use switchyard_e2e::TestCluster;
+
+use crate::{canary, error_line, expect, with_fixture};
+
+fn refused(c: &TestCluster, args: &[&str], code: i32, says: &str) {
+    let before = c.versions("default");
+    let (stdout, stderr) = expect(&canary(c, args), code);
+    assert!(stdout.is_empty(), "{args:?}: {stdout}");
+    assert!(error_line(&stderr).contains(says), "{args:?}: {stderr}");
+    assert_eq!(c.versions("default"), before, "{args:?} changed something");
+}
+
+#[test]
+fn bad_weights_and_apps_change_nothing() {
+    let c = TestCluster::demo();
+    for w in ["-1", "101", "3.5", "abc", ""] {
+        refused(&c, &["set", w, "shop"], 2, &format!("invalid weight {w:?}"));
+    }
+    refused(&c, &["set", "30", "nope"], 3, "canary app nope not found");
+    refused(
+        &c,
+        &["set", "30", "shop", "--provider", "istio"],
+        3,
+        "no VirtualService routes to both",
+    );
+    refused(
+        &c,
+        &["ramp", "shop", "--steps", "50,10", "--pause", "1s"],
+        2,
+        "invalid steps",
+    );
+    refused(
+        &c,
+        &["set", "30", "shop", "--provider", "carrier-pigeon"],
+        2,
+        "carrier-pigeon",
+    );
+}
+
+#[test]
+fn a_canary_that_is_not_ready_gets_no_traffic() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["patch", "deploy", "shop-canary", "--type", "merge", "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"crashloop"}}}}}"#]);
+    c.wait_for(&["pods", "-l", "track=canary"], "crashing canary", |l| {
+        l["items"].as_array().unwrap().iter().any(|p| {
+            p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        })
+    });
+    refused(
+        &c,
+        &["set", "30", "shop"],
+        3,
+        "cannot send 30% to shop-canary",
+    );
+}
+
+#[test]
+fn two_providers_ask_which() {
+    // The replica fixture's Service `cart` selects both Deployments; add an HTTPRoute too.
+    let c = with_fixture("replicas.yaml");
+    c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: cart-canary}\nspec: {selector: {app: cart, track: canary}, ports: [{port: 80}]}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: cart}\nspec:\n  rules:\n  - backendRefs: [{name: cart, port: 80, weight: 100}, {name: cart-canary, port: 80, weight: 0}]\n");
+    c.settle();
+    refused(
+        &c,
+        &["set", "30", "cart"],
+        2,
+        "several providers carry traffic for cart: gateway, replicas",
+    );
+    // The replica split makes the canary pods as it goes; the gateway would
+    // send traffic to a canary scaled to 0, and refuses.
+    refused(
+        &c,
+        &["set", "30", "cart", "--provider", "gateway"],
+        3,
+        "cart-canary is scaled to 0",
+    );
+    expect(
+        &canary(&c, &["set", "30", "cart", "--provider", "replicas"]),
+        0,
+    );
+}

@@ -1,0 +1,57 @@
+//! kubectl-canary as users run it, against the sandbox: the demo app `shop`
+//! for Gateway API, fixtures for ingress-nginx, Istio and the replica split.
+
+mod bad_input;
+mod gateway;
+mod istio;
+mod nginx;
+mod ramp;
+mod replicas;
+
+use std::process::Output;
+
+use switchyard_e2e::{TestCluster, texts};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-canary");
+
+pub fn canary(c: &TestCluster, args: &[&str]) -> Output {
+    c.run_bin(BIN, args, &[])
+}
+
+/// Asserts the exit code and returns (stdout, stderr).
+pub fn expect(out: &Output, code: i32) -> (String, String) {
+    let (o, e) = texts(out);
+    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
+    (o, e)
+}
+
+/// The single `error:` line of a failure.
+pub fn error_line(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
+    errors[0].to_string()
+}
+
+/// The demo cluster plus a fixture from tests/testdata.
+pub fn with_fixture(name: &str) -> TestCluster {
+    let c = TestCluster::demo();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata")
+        .join(name);
+    c.apply(&std::fs::read_to_string(path).expect("fixture"));
+    c.settle();
+    c
+}
+
+/// (stable, canary) backendRef weights of the demo HTTPRoute `shop`.
+pub fn route_weights(c: &TestCluster) -> (i64, i64) {
+    let r = c.get_json(&["httproute", "shop"]);
+    let refs = &r["spec"]["rules"][0]["backendRefs"];
+    (
+        refs[0]["weight"].as_i64().unwrap(),
+        refs[1]["weight"].as_i64().unwrap(),
+    )
+}
