@@ -74,3 +74,64 @@ fn a_failing_canary_ends_the_ramp_at_weight_zero_with_exit_1() {
         .is_none()
     );
 }
+
+#[test]
+fn sigterm_mid_ramp_stops_at_a_step_weight_and_releases_the_lease() {
+    let c = TestCluster::demo();
+    let mut child = std::process::Command::new(crate::BIN)
+        .args([
+            "ramp",
+            "--steps",
+            "10,50,100",
+            "--pause",
+            "30s",
+            "--kubeconfig",
+        ])
+        .arg(&c.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while route_weights(&c).1 != 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first step never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        c.object(
+            "coordination.k8s.io",
+            "leases",
+            "default",
+            "switchyard-shop"
+        )
+        .is_some()
+    );
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    assert_eq!(
+        route_weights(&c),
+        (90, 10),
+        "stopped at the step it had reached"
+    );
+    assert!(
+        c.object(
+            "coordination.k8s.io",
+            "leases",
+            "default",
+            "switchyard-shop"
+        )
+        .is_none()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: terminated"), "{stderr}");
+}
