@@ -80,23 +80,15 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         ),
     })?;
     if let (Some(after), "switched") = (args.scale_down_after, report.result) {
-        eprintln!(
-            "scaling {} down in {}s",
-            app.deployment_name(report.from),
-            after.as_secs()
-        );
-        tokio::time::sleep(after).await;
-        // Re-read: someone may have switched back meanwhile; scale::run refuses the active color.
-        let now = bluegreen::load(&conn.client, &conn.namespace, &app.name).await?;
-        let r = scale::run(
+        scale::down_later(
             &conn.client,
-            &now,
-            Some(report.from),
-            0,
-            switchyard::lock::DEFAULT_DURATION,
+            &conn.namespace,
+            &app.name,
+            report.from,
+            after,
+            &mut progress,
         )
         .await?;
-        eprintln!("{}: {} → {} replicas", r.deployment, r.from, r.to);
     }
     Ok(Exit::Ok)
 }

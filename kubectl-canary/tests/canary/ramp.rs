@@ -78,7 +78,7 @@ fn a_failing_canary_ends_the_ramp_at_weight_zero_with_exit_1() {
 #[test]
 fn sigterm_mid_ramp_stops_at_a_step_weight_and_releases_the_lease() {
     let c = TestCluster::demo();
-    let mut child = std::process::Command::new(crate::BIN)
+    let child = std::process::Command::new(crate::BIN)
         .args([
             "ramp",
             "--steps",

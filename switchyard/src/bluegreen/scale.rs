@@ -92,3 +92,22 @@ pub async fn run(
     released?;
     Ok(report)
 }
+
+/// After a switch: waits `delay`, then scales the old color to 0, if it is
+/// still idle by then (someone may have switched back; the active color is
+/// never scaled down).
+pub async fn down_later(
+    client: &Client,
+    ns: &str,
+    app: &str,
+    old: Color,
+    delay: std::time::Duration,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<Report> {
+    progress(&format!("scaling {app}-{old} down in {}s", delay.as_secs()));
+    tokio::time::sleep(delay).await;
+    let now = super::load(client, ns, app).await?;
+    let r = run(client, &now, Some(old), 0, lock::DEFAULT_DURATION).await?;
+    progress(&format!("{}: {} → {} replicas", r.deployment, r.from, r.to));
+    Ok(r)
+}

@@ -1,0 +1,226 @@
+//! `deploy-health-wait`: wait until a color, the canary, the stable track or a
+//! Deployment is healthy, watch-based; fail fast naming pod and reason; then an
+//! optional HTTP check through the API server's service proxy.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{ArgGroup, Parser};
+use jenkins_steps::junit::{self, Case};
+use jenkins_steps::{Outcome, StepArgs};
+use serde_json::json;
+use switchyard::bluegreen::{self, Color};
+use switchyard::connect::KubeArgs;
+use switchyard::exit::{Error, Exit};
+use switchyard::health;
+
+#[derive(Parser)]
+#[command(
+    name = "deploy-health-wait",
+    version,
+    about = "Wait until a workload is healthy; fail fast with the reason"
+)]
+#[command(group(ArgGroup::new("target").required(true).args(["color", "canary", "stable", "deployment"])))]
+#[command(after_help = "Examples (Jenkinsfile):
+  sh 'deploy-health-wait --app web --color green --http /actuator/health --timeout 5m --junit health.xml'
+  sh 'deploy-health-wait --app shop --canary --result-file health.json'
+
+Exit codes: 0 healthy, 1 failing (pod and reason named), 2 bad input, 3 not found, 124 timed out.")]
+struct Args {
+    /// The app (blue/green or canary).
+    #[arg(long, required_unless_present = "deployment")]
+    app: Option<String>,
+    /// A blue/green color: waits for APP-COLOR.
+    #[arg(long, value_parser = parse_color)]
+    color: Option<Color>,
+    /// The canary: waits for APP-canary.
+    #[arg(long)]
+    canary: bool,
+    /// The stable track of a canary app: APP or APP-stable.
+    #[arg(long)]
+    stable: bool,
+    /// Any Deployment by name.
+    #[arg(long, value_name = "NAME")]
+    deployment: Option<String>,
+    /// Then GET this path through the Service proxy until it answers --expect-status.
+    #[arg(long, value_name = "PATH")]
+    http: Option<String>,
+    /// Service port for --http (name or number).
+    #[arg(long, value_name = "PORT")]
+    port: Option<String>,
+    /// The Service for --http (default: the one that selects the target).
+    #[arg(long, value_name = "NAME")]
+    service: Option<String>,
+    #[arg(long, default_value_t = 200)]
+    expect_status: u16,
+    /// Write a JUnit XML report (one testcase per check).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    #[command(flatten)]
+    step: StepArgs,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+fn parse_color(s: &str) -> Result<Color, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a color: use blue or green"))
+}
+
+/// The Deployment to wait for, and the Service an HTTP check goes through.
+async fn target(
+    a: &Args,
+    client: &kube::Client,
+    ns: &str,
+) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(d) = &a.deployment {
+        return Ok((d.clone(), a.service.clone().or_else(|| Some(d.clone()))));
+    }
+    let app = a.app.as_deref().unwrap_or_default();
+    switchyard::names::check_app_name(app)?;
+    if let Some(c) = a.color {
+        let bg = bluegreen::load(client, ns, app).await?;
+        let svc = if bg.active == c {
+            Some(bg.name.clone())
+        } else if bg.preview_color() == Some(c) {
+            Some(bg.preview_name())
+        } else {
+            None
+        };
+        return Ok((bg.deployment_name(c), a.service.clone().or(svc)));
+    }
+    let ca = switchyard::canary::load(client, ns, app).await?;
+    if a.canary {
+        Ok((
+            ca.canary_name(),
+            a.service.clone().or(ca.canary_service.clone()),
+        ))
+    } else {
+        Ok((
+            ca.stable_name(),
+            a.service.clone().or(ca.stable_service.clone()),
+        ))
+    }
+}
+
+async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
+    let conn = a.kube.connect().await?;
+    let started = Instant::now();
+    let (deployment, service) = target(&a, &conn.client, &conn.namespace).await?;
+    if a.http.is_some() && service.is_none() {
+        return Err(Error::new(
+            Exit::Usage,
+            format!("no Service selects {deployment}, so --http has nothing to go through"),
+        )
+        .hint("name one with --service")
+        .into());
+    }
+    log.line(&format!(
+        "waiting for Deployment {deployment} (timeout {}s)",
+        a.step.timeout.as_secs()
+    ));
+    let mut on_change = |o: &health::Observed| log.line(&o.summary);
+    let outcome = health::wait_for_deployment(
+        &conn.client,
+        &conn.namespace,
+        &deployment,
+        a.step.timeout,
+        &mut on_change,
+    )
+    .await?;
+    let mut cases = vec![Case {
+        name: format!("rollout {deployment}"),
+        time: started.elapsed(),
+        failure: None,
+    }];
+    let (exit, summary) = match &outcome {
+        health::Outcome::Healthy(o) => {
+            (Exit::Ok, format!("{deployment} is healthy: {}", o.summary))
+        }
+        health::Outcome::Failed(f, _) => {
+            cases[0].failure = Some((f.reason.clone(), f.to_string(), f.message.clone()));
+            (Exit::Failed, format!("{deployment} is failing: {f}"))
+        }
+        health::Outcome::TimedOut(o) => {
+            cases[0].failure = Some((
+                "Timeout".into(),
+                format!("not healthy within {}s", a.step.timeout.as_secs()),
+                o.summary.clone(),
+            ));
+            (
+                Exit::Timeout,
+                format!(
+                    "{deployment} was not healthy within {}s; last observed: {}",
+                    a.step.timeout.as_secs(),
+                    o.summary
+                ),
+            )
+        }
+    };
+    let mut result = json!({ "deployment": deployment, "namespace": conn.namespace, "observed": outcome.observed() });
+    if let health::Outcome::Failed(f, _) = &outcome {
+        result["failure"] = json!(f);
+    }
+    let (mut exit, mut summary) = (exit, summary);
+    if exit == Exit::Ok
+        && let (Some(path), Some(svc)) = (&a.http, &service)
+    {
+        let t = Instant::now();
+        let left = a.step.timeout.saturating_sub(started.elapsed());
+        let mut on_answer = |h: &health::HttpAnswer| {
+            log.line(&format!("GET {path} via Service {svc}: {}", h.status))
+        };
+        let (passed, answer) = health::wait_for_http(
+            &conn.client,
+            &conn.namespace,
+            svc,
+            a.port.as_deref(),
+            path,
+            a.expect_status,
+            left,
+            &mut on_answer,
+        )
+        .await?;
+        let mut case = Case {
+            name: format!("GET {path} via Service {svc}"),
+            time: t.elapsed(),
+            failure: None,
+        };
+        if !passed {
+            case.failure = Some((
+                "HTTP".into(),
+                format!("answered {}, expected {}", answer.status, a.expect_status),
+                answer.body.clone(),
+            ));
+            exit = Exit::Timeout;
+            summary = format!(
+                "GET {path} via Service {svc} answered {} until the timeout (expected {})",
+                answer.status, a.expect_status
+            );
+        } else {
+            summary = format!("{summary}; GET {path} answered {}", answer.status);
+        }
+        cases.push(case);
+        result["http"] =
+            json!({ "path": path, "service": svc, "passed": passed, "answer": answer });
+    }
+    if let Some(path) = &a.junit {
+        junit::write(
+            path,
+            &format!("deploy-health-wait {deployment}"),
+            "switchyard.health",
+            &cases,
+        )
+        .map_err(|e| anyhow::anyhow!("writing the JUnit report {}: {e}", path.display()))?;
+    }
+    Ok(match exit {
+        Exit::Ok => Outcome::ok(summary, result),
+        e => Outcome::failed(e, summary, result),
+    })
+}
+
+fn main() {
+    let a: Args = jenkins_steps::parse();
+    let step = a.step.clone();
+    jenkins_steps::main("deploy-health-wait", step, |log| run(a, log))
+}

@@ -1,0 +1,170 @@
+//! `deploy-switch`: the blue/green switch for a pipeline. With `--http`, a
+//! check through the Service after the switch; with `--rollback-on-failure`,
+//! a failed check (or verification) switches back and exits 1.
+
+use std::time::Duration;
+
+use clap::Parser;
+use jenkins_steps::{Outcome, StepArgs};
+use serde_json::json;
+use switchyard::bluegreen::{self, Color, scale, switch};
+use switchyard::connect::KubeArgs;
+use switchyard::exit::Exit;
+use switchyard::health;
+
+#[derive(Parser)]
+#[command(
+    name = "deploy-switch",
+    version,
+    about = "Switch a blue/green app, check it, roll back on failure"
+)]
+#[command(after_help = "Example (Jenkinsfile):
+  sh 'deploy-switch --app web --http /actuator/health --rollback-on-failure --result-file switch.json'
+
+Exit codes: 0 switched or unchanged, 1 the post-switch check failed (rolled back with
+--rollback-on-failure), 2 bad input, 3 precondition (target not ready), 4 busy, 5 unreachable.")]
+struct Args {
+    #[arg(long)]
+    app: String,
+    /// The color to serve (default: the idle one).
+    #[arg(long, value_parser = parse_color)]
+    to: Option<Color>,
+    /// After the switch, GET this path through the Service until it answers 200.
+    #[arg(long, value_name = "PATH")]
+    http: Option<String>,
+    #[arg(long, value_name = "PORT")]
+    port: Option<String>,
+    /// How long the post-switch check may take to pass.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = switchyard::cli::duration)]
+    check_timeout: Duration,
+    /// Switch back if the post-switch check or the verification fails.
+    #[arg(long)]
+    rollback_on_failure: bool,
+    /// Scale the old color to 0 this long after a successful switch (the step waits).
+    #[arg(long, value_name = "DURATION", value_parser = switchyard::cli::duration)]
+    scale_down_after: Option<Duration>,
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    #[command(flatten)]
+    step: StepArgs,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+fn parse_color(s: &str) -> Result<Color, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a color: use blue or green"))
+}
+
+async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
+    let conn = a.kube.connect().await?;
+    let (client, ns) = (&conn.client, conn.namespace.as_str());
+    let app = bluegreen::load(client, ns, &a.app).await?;
+    let opts = switch::Options {
+        to: a.to,
+        reason: a.reason.clone(),
+        verify_timeout: a.check_timeout,
+        ..switch::Options::default()
+    };
+    let mut progress = log.progress();
+    let switched = switch::run(client, &app, &opts, &mut progress).await;
+    let report = match switched {
+        Ok(r) => r,
+        Err(e) if a.rollback_on_failure => {
+            // The switch may have happened before verification failed: put it back.
+            let now = bluegreen::load(client, ns, &a.app).await?;
+            if now.active != app.active {
+                let back = switch::Options {
+                    to: Some(app.active),
+                    reason: Some("rollback: the switch could not be verified".into()),
+                    ..switch::Options::default()
+                };
+                switch::run(client, &now, &back, &mut progress).await?;
+                let msg = format!(
+                    "{}; rolled back to {}",
+                    switchyard::output::one_line(&e),
+                    app.active
+                );
+                return Ok(Outcome::failed(
+                    Exit::Failed,
+                    msg,
+                    json!({ "rolledBack": true, "to": app.active }),
+                ));
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    if report.result == "unchanged" {
+        return Ok(Outcome::ok(
+            format!("{} already serves {}: unchanged", report.app, report.to),
+            &report,
+        ));
+    }
+    if let Some(path) = &a.http {
+        let mut on_answer = |h: &health::HttpAnswer| {
+            log.line(&format!("GET {path} via Service {}: {}", a.app, h.status))
+        };
+        let (passed, answer) = health::wait_for_http(
+            client,
+            ns,
+            &a.app,
+            a.port.as_deref(),
+            path,
+            200,
+            a.check_timeout,
+            &mut on_answer,
+        )
+        .await?;
+        if !passed {
+            let what = format!(
+                "after switching {} to {}, GET {path} answered {} {}",
+                a.app,
+                report.to,
+                answer.status,
+                answer.body.trim()
+            );
+            if a.rollback_on_failure {
+                let now = bluegreen::load(client, ns, &a.app).await?;
+                let back = switch::Options {
+                    to: Some(report.from),
+                    reason: Some(format!("rollback: GET {path} answered {}", answer.status)),
+                    ..switch::Options::default()
+                };
+                switch::run(client, &now, &back, &mut progress).await?;
+                return Ok(Outcome::failed(
+                    Exit::Failed,
+                    format!("{what}; rolled back to {}", report.from),
+                    json!({ "switch": report, "rolledBack": true, "http": answer }),
+                ));
+            }
+            return Ok(Outcome::failed(
+                Exit::Failed,
+                format!("{what}; left on {}", report.to),
+                json!({ "switch": report, "rolledBack": false, "http": answer }),
+            ));
+        }
+        log.line(&format!(
+            "GET {path} via Service {} answered {}",
+            a.app, answer.status
+        ));
+    }
+    let summary = format!(
+        "switched {}: {} → {} (revision {})",
+        report.app, report.from, report.to, report.revision
+    );
+    let mut result = json!({ "switch": report, "rolledBack": false });
+    if let Some(delay) = a.scale_down_after {
+        log.line(&summary);
+        let scaled =
+            scale::down_later(client, ns, &a.app, report.from, delay, &mut progress).await?;
+        result["scaledDown"] = json!(scaled);
+    }
+    Ok(Outcome::ok(summary, result))
+}
+
+fn main() {
+    let a: Args = jenkins_steps::parse();
+    let step = a.step.clone();
+    jenkins_steps::main("deploy-switch", step, |log| run(a, log))
+}

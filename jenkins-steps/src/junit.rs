@@ -1,0 +1,116 @@
+//! JUnit XML reports, which Jenkins' `junit` step shows as test results: one
+//! testcase per check a step made.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+/// One check.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub name: String,
+    pub time: Duration,
+    /// (type, message, details) when the check failed.
+    pub failure: Option<(String, String, String)>,
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The report for `suite` (e.g. `deploy-health-wait web-green`).
+pub fn render(suite: &str, classname: &str, cases: &[Case]) -> String {
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let total: f64 = cases.iter().map(|c| c.time.as_secs_f64()).sum();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{total:.3}\">",
+        escape(suite),
+        cases.len()
+    );
+    for c in cases {
+        let open = format!(
+            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            escape(classname),
+            escape(&c.name),
+            c.time.as_secs_f64()
+        );
+        match &c.failure {
+            None => {
+                let _ = writeln!(x, "{open}/>");
+            }
+            Some((kind, message, details)) => {
+                let _ = writeln!(x, "{open}>");
+                let _ = writeln!(
+                    x,
+                    "    <failure type=\"{}\" message=\"{}\">{}</failure>",
+                    escape(kind),
+                    escape(message),
+                    escape(details)
+                );
+                let _ = writeln!(x, "  </testcase>");
+            }
+        }
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
+
+pub fn write(path: &Path, suite: &str, classname: &str, cases: &[Case]) -> std::io::Result<()> {
+    std::fs::write(path, render(suite, classname, cases))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_failures_escaped() {
+        let cases = vec![
+            Case {
+                name: "rollout web-green".into(),
+                time: Duration::from_millis(1500),
+                failure: None,
+            },
+            Case {
+                name: "GET /health".into(),
+                time: Duration::from_millis(20),
+                failure: Some((
+                    "HTTP".into(),
+                    "answered 503 <DOWN> & \"bad\"".into(),
+                    "{\"status\":\"DOWN\"}".into(),
+                )),
+            },
+        ];
+        let x = render("deploy-health-wait web", "switchyard", &cases);
+        assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
+        assert!(
+            x.contains(
+                "<testcase classname=\"switchyard\" name=\"rollout web-green\" time=\"1.500\"/>"
+            ),
+            "{x}"
+        );
+        assert!(
+            x.contains("message=\"answered 503 &lt;DOWN&gt; &amp; &quot;bad&quot;\""),
+            "{x}"
+        );
+        assert!(
+            x.contains(">{&quot;status&quot;:&quot;DOWN&quot;}</failure>"),
+            "{x}"
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! The step executables as a Jenkins `sh` step runs them, against the sandbox.
+
+mod health_wait;
+mod rollback;
+mod switch;
+mod weight;
+
+use std::process::Output;
+
+use switchyard_e2e::{TestCluster, texts};
+
+pub fn step(c: &TestCluster, bin: &str, args: &[&str]) -> Output {
+    c.run_bin(
+        bin,
+        args,
+        &[
+            ("JOB_NAME", "deploy-web"),
+            ("BUILD_NUMBER", "7"),
+            ("BUILD_URL", "https://ci.example.com/job/deploy-web/7/"),
+        ],
+    )
+}
+
+pub fn expect(out: &Output, code: i32) -> (String, String) {
+    let (o, e) = texts(out);
+    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
+    (o, e)
+}
+
+/// Patches the pod template of a Deployment with a sandbox annotation.
+pub fn annotate_template(c: &TestCluster, deploy: &str, key: &str, value: &str) {
+    let patch = format!(
+        r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"{key}":"{value}"}}}}}}}}}}"#
+    );
+    c.kubectl_ok(&["patch", "deploy", deploy, "--type", "merge", "-p", &patch]);
+}
+
+pub fn result_file(c: &TestCluster, name: &str) -> (std::path::PathBuf, String) {
+    let p = c.dir.join(name);
+    let s = p.to_str().unwrap().to_string();
+    (p, s)
+}
