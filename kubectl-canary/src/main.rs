@@ -16,6 +16,7 @@ use switchyard::output::{self, Format};
     about = "Canary releases: a stable Deployment (APP or APP-stable) and APP-canary, weighted by Gateway API, ingress-nginx, Istio or the replica split",
     after_help = "Examples:
   kubectl canary status
+  kubectl canary deploy shop --image registry.example.com/shop:1.2 --wait
   kubectl canary set 30                           # the only canary app in the namespace
   kubectl canary set 10% shop --provider gateway
   kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote
@@ -38,6 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Status(cmd::status::Args),
+    Deploy(cmd::deploy::Args),
     Set(cmd::set::Args),
     Promote(cmd::promote::Args),
     Abort(cmd::abort::Args),
@@ -49,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let out = cmd::Out { format: cli.output };
     match cli.command {
         Command::Status(a) => cmd::status::run(a, &conn, &out).await,
+        Command::Deploy(a) => cmd::deploy::run(a, &conn, &out).await,
         Command::Set(a) => cmd::set::run(a, &conn, &out).await,
         Command::Promote(a) => cmd::promote::run(a, &conn, &out).await,
         Command::Abort(a) => cmd::abort::run(a, &conn, &out).await,

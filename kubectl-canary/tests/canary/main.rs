@@ -2,6 +2,7 @@
 //! for Gateway API, fixtures for ingress-nginx, Istio and the replica split.
 
 mod bad_input;
+mod deploy;
 mod gateway;
 mod istio;
 mod nginx;

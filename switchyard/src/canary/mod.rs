@@ -3,6 +3,7 @@
 //! weight (see `crate::traffic`).
 
 pub mod abort;
+pub mod deploy;
 pub mod promote;
 pub mod ramp;
 pub mod set;
