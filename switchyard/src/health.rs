@@ -861,6 +861,56 @@ pub async fn http_check(
     })
 }
 
+/// Retries an HTTP check until it answers `expect` or `timeout` passes;
+/// backoff 200 ms doubling to 2 s. The last answer comes back either way.
+async fn retry_http<F, Fut>(
+    what: &str,
+    expect: u16,
+    timeout: Duration,
+    on_change: &mut (dyn FnMut(&HttpAnswer) + Send),
+    mut check: F,
+    refused: impl Fn(&HttpAnswer) -> Option<Error>,
+) -> Result<(bool, HttpAnswer)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<HttpAnswer>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(200);
+    let mut last: Option<HttpAnswer> = None;
+    let mut last_error: Option<anyhow::Error> = None;
+    loop {
+        match tokio::time::timeout_at(deadline, check()).await {
+            Ok(Ok(answer)) => {
+                if last.as_ref() != Some(&answer) {
+                    on_change(&answer);
+                }
+                if answer.status == expect {
+                    return Ok((true, answer));
+                }
+                if let Some(e) = refused(&answer) {
+                    return Err(e.into());
+                }
+                last = Some(answer);
+                last_error = None;
+            }
+            Ok(Err(e)) => last_error = Some(e),
+            Err(_) => break,
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep_until((now + delay).min(deadline)).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+    match (last, last_error) {
+        (_, Some(e)) => Err(e),
+        (Some(answer), None) => Ok((false, answer)),
+        (None, None) => Err(Error::new(Exit::Timeout, format!("no HTTP answer from {what} within {}", human(timeout))).into()),
+    }
+}
+
 /// Asks [`http_check`] until it answers `expect` or `timeout` passes, backing
 /// off from 200 ms to 2 s between tries (HTTP has no watch). Returns whether
 /// it passed and the last answer; `on_change` gets each answer that differs
@@ -880,47 +930,14 @@ pub async fn wait_for_http(
     timeout: Duration,
     on_change: &mut (dyn FnMut(&HttpAnswer) + Send),
 ) -> Result<(bool, HttpAnswer)> {
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_millis(200);
-    let mut last: Option<HttpAnswer> = None;
-    let mut last_error: Option<anyhow::Error> = None;
-    loop {
-        match tokio::time::timeout_at(deadline, http_check(client, ns, service, port, path)).await {
-            Ok(Ok(answer)) => {
-                if last.as_ref() != Some(&answer) {
-                    on_change(&answer);
-                }
-                if answer.status == expect {
-                    return Ok((true, answer));
-                }
-                if let Some(e) = refusal(&answer, ns, service) {
-                    return Err(e.into());
-                }
-                last = Some(answer);
-                last_error = None;
-            }
-            Ok(Err(e)) => last_error = Some(e),
-            Err(_) => break,
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        tokio::time::sleep_until((now + delay).min(deadline)).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
-    }
-    match (last, last_error) {
-        (_, Some(e)) => Err(e),
-        (Some(answer), None) => Ok((false, answer)),
-        (None, None) => Err(Error::new(
-            Exit::Timeout,
-            format!(
-                "no HTTP answer from service {service} within {}",
-                human(timeout)
-            ),
-        )
-        .into()),
-    }
+    let what = format!("service {service}");
+    retry_http(&what, expect, timeout, on_change, || http_check(client, ns, service, port, path), |a| refusal(a, ns, service)).await
+}
+
+/// Like `wait_for_http`, against a plain URL (a Jenkins agent that can reach it).
+pub async fn wait_for_url(url: &str, expect: u16, timeout: Duration, on_change: &mut (dyn FnMut(&HttpAnswer) + Send)) -> Result<(bool, HttpAnswer)> {
+    let per_try = Duration::from_secs(10).min(timeout.max(Duration::from_millis(100)));
+    retry_http("the URL", expect, timeout, on_change, || crate::http::get(url, per_try), |_| None).await
 }
 
 /// An answer of the API server itself that no amount of waiting changes.

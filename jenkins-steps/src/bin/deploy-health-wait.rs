@@ -51,6 +51,9 @@ struct Args {
     /// The Service for --http (default: the one that selects the target).
     #[arg(long, value_name = "NAME")]
     service: Option<String>,
+    /// Then GET this URL (from the agent) until it answers --expect-status.
+    #[arg(long, value_name = "URL", conflicts_with = "http")]
+    url: Option<String>,
     #[arg(long, default_value_t = 200)]
     expect_status: u16,
     /// Write a JUnit XML report (one testcase per check).
@@ -203,6 +206,24 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         cases.push(case);
         result["http"] =
             json!({ "path": path, "service": svc, "passed": passed, "answer": answer });
+    }
+    if exit == Exit::Ok
+        && let Some(url) = &a.url
+    {
+        let t = Instant::now();
+        let left = a.step.timeout.saturating_sub(started.elapsed());
+        let mut on_answer = |h: &health::HttpAnswer| log.line(&format!("GET --url: {}", h.status));
+        let (passed, answer) = health::wait_for_url(url, a.expect_status, left, &mut on_answer).await?;
+        let mut case = Case { name: "GET --url".into(), time: t.elapsed(), failure: None };
+        if passed {
+            summary = format!("{summary}; --url answered {}", answer.status);
+        } else {
+            case.failure = Some(("HTTP".into(), format!("answered {}, expected {}", answer.status, a.expect_status), answer.body.clone()));
+            exit = Exit::Timeout;
+            summary = format!("--url answered {} until the timeout (expected {})", answer.status, a.expect_status);
+        }
+        cases.push(case);
+        result["url"] = json!({ "passed": passed, "answer": answer });
     }
     if let Some(path) = &a.junit {
         junit::write(

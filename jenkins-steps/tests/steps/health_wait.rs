@@ -169,3 +169,24 @@ fn bad_input_is_exit_2() {
     let (_, e) = expect(&step(&c, BIN, &["--app", "nope", "--canary"]), 3);
     assert!(e.contains("canary app nope not found"), "{e}");
 }
+
+#[test]
+fn a_plain_url_check_runs_after_the_rollout() {
+    let c = TestCluster::demo();
+    // A tiny local server: 503 twice, then 200.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/ready", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (i, s) in listener.incoming().take(5).enumerate() {
+            let Ok(mut s) = s else { return };
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let code = if i < 2 { 503 } else { 200 };
+            let _ = std::io::Write::write_all(&mut s, format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").as_bytes());
+        }
+    });
+    let (_, stderr) = expect(&step(&c, BIN, &["--app", "web", "--color", "blue", "--url", &url, "--timeout", "30s"]), 0);
+    assert!(stderr.contains("--url answered 200"), "{stderr}");
+    let (_, stderr) = expect(&step(&c, BIN, &["--app", "web", "--color", "blue", "--url", "ftp://x", "--timeout", "5s"]), 2);
+    assert!(stderr.contains("invalid --url"), "{stderr}");
+}

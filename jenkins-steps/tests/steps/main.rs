@@ -1,6 +1,7 @@
 //! The step executables as a Jenkins `sh` step runs them, against the sandbox.
 
 mod health_wait;
+mod notify;
 mod rollback;
 mod switch;
 mod weight;

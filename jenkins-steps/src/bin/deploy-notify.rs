@@ -1,0 +1,72 @@
+//! `deploy-notify`: a deployment message to Discord, Slack, Teams or a plain
+//! webhook. The URL comes only from the named environment variable (a Jenkins
+//! credential) and appears in no output. A failed notification never fails
+//! the pipeline unless `--required`.
+
+use clap::Parser;
+use jenkins_steps::{Outcome, StepArgs};
+use switchyard::exit::Exit;
+use switchyard::notify::{self, Notification, Policy, Provider, Status};
+
+#[derive(Parser)]
+#[command(name = "deploy-notify", version, about = "Post a deployment message to Discord, Slack, Teams or a webhook")]
+#[command(after_help = "Example (Jenkinsfile):
+  withCredentials([string(credentialsId: 'discord-webhook', variable: 'DISCORD_WEBHOOK')]) {
+    sh 'deploy-notify --provider discord --webhook-url-env DISCORD_WEBHOOK --status success --app web --message \"web 1.2 is live\"'
+  }
+
+Exit codes: 0 sent, or not sent without --required; 1 not sent with --required; 2 bad input.")]
+struct Args {
+    #[arg(long, value_enum)]
+    provider: Provider,
+    /// The environment variable holding the webhook URL (never the URL itself).
+    #[arg(long, value_name = "VAR")]
+    webhook_url_env: String,
+    #[arg(long, value_enum)]
+    status: Status,
+    #[arg(long)]
+    message: String,
+    #[arg(long)]
+    app: Option<String>,
+    #[arg(long)]
+    namespace: Option<String>,
+    /// What changed, e.g. "blue → green" or "canary 30%".
+    #[arg(long)]
+    change: Option<String>,
+    /// Fail (exit 1) when the message cannot be delivered.
+    #[arg(long)]
+    required: bool,
+    /// Delivery attempts (429 and 5xx are retried, honouring Retry-After).
+    #[arg(long, default_value_t = 5)]
+    attempts: u32,
+    #[command(flatten)]
+    step: StepArgs,
+}
+
+async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
+    let url = notify::url_from_env(&a.webhook_url_env)?;
+    let mut n = Notification::from_env(a.status, a.message.clone());
+    n.app = a.app.clone();
+    n.namespace = a.namespace.clone();
+    n.change = a.change.clone();
+    let policy = Policy { attempts: a.attempts.max(1), timeout: a.step.timeout, ..Policy::default() };
+    log.line(&format!("posting {} notification ({}) via {}", a.provider.as_str(), a.status.as_str(), a.webhook_url_env));
+    let d = notify::send(&url, a.provider, &n, &policy).await?;
+    if d.delivered {
+        return Ok(Outcome::ok(format!("{} notification delivered (attempt {})", a.provider.as_str(), d.attempts), &d));
+    }
+    let why = d.error.clone().unwrap_or_else(|| format!("answered {}", d.status.unwrap_or(0)));
+    let msg = format!("{} notification not delivered after {} attempts: {why}", a.provider.as_str(), d.attempts);
+    if a.required {
+        Ok(Outcome::failed(Exit::Failed, msg, &d))
+    } else {
+        log.line(&format!("warning: {msg} (not --required: the pipeline goes on)"));
+        Ok(Outcome::ok(msg, &d))
+    }
+}
+
+fn main() {
+    let a: Args = jenkins_steps::parse();
+    let step = a.step.clone();
+    jenkins_steps::main("deploy-notify", step, |log| run(a, log))
+}
