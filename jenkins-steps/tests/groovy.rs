@@ -1,0 +1,653 @@
+//! The example Jenkinsfiles and the Groovy shared library, run end to end by
+//! the Groovy harness (`jenkins-steps/groovy-harness/run`, Debian's groovy
+//! 2.4) against the demo sandbox: the real Switchyard binaries do the work,
+//! a local HTTP receiver stands in for Discord, a fake `docker` records the
+//! build and push.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard_e2e::{TestCluster, selected_color};
+
+/// How long one pipeline run may take before the test kills it.
+const PIPELINE_LIMIT: Duration = Duration::from_secs(180);
+
+/// The webhook URL's secret part: it must never show in a build log.
+const WEBHOOK_TOKEN: &str = "hook-SECRET-5f2a9c";
+const REGISTRY_PASSWORD: &str = "registry-SECRET-pw";
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where cargo put this package's binaries; the plugins' are built into the
+/// same directory by `cargo build --workspace` / `cargo nextest run --workspace`.
+fn bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_deploy-switch"))
+        .parent()
+        .expect("a target directory")
+        .to_path_buf();
+    // These are this package's: cargo builds them for the test.
+    for bin in [
+        env!("CARGO_BIN_EXE_deploy-health-wait"),
+        env!("CARGO_BIN_EXE_deploy-weight"),
+        env!("CARGO_BIN_EXE_deploy-notify"),
+    ] {
+        assert!(Path::new(bin).exists(), "{bin} is missing");
+    }
+    for plugin in ["kubectl-bluegreen", "kubectl-canary"] {
+        assert!(
+            dir.join(plugin).exists(),
+            "{plugin} is not in {}: build it first (cargo build -p kubectl-bluegreen -p kubectl-canary, \
+             or run the tests with cargo nextest run --workspace)",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// Fails the test, clearly, when groovy is missing (CI installs it).
+fn require_groovy() {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("groovy").is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "groovy is not installed, and the Jenkinsfile tests need it: apt-get install groovy \
+         (Debian's groovy 2.4 runs jenkins-steps/groovy-harness)"
+    );
+}
+
+// -- the Discord stand-in ----------------------------------------------------
+
+/// An HTTP server on 127.0.0.1:0 that answers every POST 204, as Discord's
+/// webhook does, and keeps (path, JSON body).
+struct Discord {
+    url: String,
+    received: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Discord {
+    fn start() -> Discord {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let store = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    if let Some(request) = read_request(stream) {
+                        store.lock().unwrap().push(request);
+                    }
+                });
+            }
+        });
+        Discord {
+            url: format!("http://127.0.0.1:{port}/api/webhooks/1234/{WEBHOOK_TOKEN}"),
+            received,
+        }
+    }
+
+    /// The embeds' titles received so far, e.g. "✅ web: deployment succeeded".
+    fn titles(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| {
+                body["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+}
+
+/// Reads one request (Content-Length body), answers 204, returns (path, body).
+fn read_request(mut stream: TcpStream) -> Option<(String, Value)> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_string();
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    let _ = stream.flush();
+    Some((path, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+// -- running a pipeline --------------------------------------------------------
+
+struct Build {
+    code: Option<i32>,
+    log: String,
+    workspace: PathBuf,
+    image: String,
+}
+
+impl Build {
+    fn docker_calls(&self) -> String {
+        std::fs::read_to_string(self.workspace.join("docker-calls.log")).unwrap_or_default()
+    }
+
+    fn assert_result(&self, code: i32, result: &str) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected Finished: {result}; the build log:\n{}",
+            self.log
+        );
+        assert!(
+            self.log.contains(&format!("Finished: {result}")),
+            "{}",
+            self.log
+        );
+    }
+
+    fn assert_no_secrets(&self) {
+        for secret in [WEBHOOK_TOKEN, REGISTRY_PASSWORD] {
+            assert!(
+                !self.log.contains(secret),
+                "a secret is in the build log:\n{}",
+                self.log
+            );
+        }
+    }
+}
+
+/// Runs JENKINSFILE with `groovy-harness/run`: `path` first on PATH, `env`
+/// set, output and errors in one log. Bounded by PIPELINE_LIMIT: past it the
+/// whole process group (the JVM and what its sh steps started) is killed.
+/// Returns the exit code and the log.
+fn harness(
+    jenkinsfile: &Path,
+    workspace: &Path,
+    path: &[PathBuf],
+    env: &[(&str, String)],
+    args: &[String],
+) -> (Option<i32>, String) {
+    require_groovy();
+    std::fs::create_dir_all(workspace).expect("a workspace");
+    let log_path = workspace.with_extension("log");
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let mut dirs: Vec<PathBuf> = path.to_vec();
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let mut cmd = Command::new(crate_dir().join("groovy-harness/run"));
+    cmd.arg("--workspace")
+        .arg(workspace)
+        .args(args)
+        .arg(jenkinsfile)
+        .env("PATH", std::env::join_paths(dirs).expect("a PATH"))
+        .env("NO_COLOR", "1")
+        .env_remove("HARNESS_DOCKER_LOG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log);
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let name = jenkinsfile
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("the harness starts");
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("the harness runs") {
+            break status.code();
+        }
+        if started.elapsed() > PIPELINE_LIMIT {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            panic!(
+                "{name} ran longer than {PIPELINE_LIMIT:?}; the log so far:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!(
+        "{name}: exit {code:?} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    (code, std::fs::read_to_string(&log_path).unwrap_or_default())
+}
+
+/// Runs `examples/JENKINSFILE` as build BUILD_NUMBER of job shop/KIND: the
+/// binaries on PATH, the sandbox's kubeconfig, Jenkins' variables, and the
+/// credentials `discord-webhook` (the receiver's URL) and `registry`.
+fn run_pipeline(
+    c: &TestCluster,
+    discord: &Discord,
+    jenkinsfile: &str,
+    build_number: u32,
+    params: &[(&str, &str)],
+) -> Build {
+    let job = format!("shop/{}", jenkinsfile.trim_start_matches("Jenkinsfile."));
+    let workspace = c.dir.join(format!("workspace-{build_number}"));
+    let credentials = c.dir.join("credentials.json");
+    std::fs::write(
+        &credentials,
+        json!({
+            "discord-webhook": discord.url,
+            "registry": { "username": "ci", "password": REGISTRY_PASSWORD },
+        })
+        .to_string(),
+    )
+    .expect("credentials written");
+    let mut args = vec![
+        "--credentials".to_string(),
+        credentials.display().to_string(),
+    ];
+    for (k, v) in params {
+        args.push("--param".into());
+        args.push(format!("{k}={v}"));
+    }
+    let (code, log) = harness(
+        &crate_dir().join("examples").join(jenkinsfile),
+        &workspace,
+        &[bin_dir()],
+        &[
+            ("KUBECONFIG", c.kubeconfig.display().to_string()),
+            ("JOB_NAME", job.clone()),
+            ("BUILD_NUMBER", build_number.to_string()),
+            (
+                "BUILD_URL",
+                format!("https://ci.example.com/job/{job}/{build_number}/"),
+            ),
+        ],
+        &args,
+    );
+    let app = if jenkinsfile.ends_with("bluegreen") {
+        "web"
+    } else {
+        "shop-frontend"
+    };
+    Build {
+        code,
+        log,
+        workspace,
+        image: format!("registry.example.com/shop/{app}:{build_number}"),
+    }
+}
+
+// -- cluster helpers ---------------------------------------------------------
+
+fn annotate_template(c: &TestCluster, deploy: &str, key: &str, value: &str) {
+    let patch = format!(
+        r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"{key}":"{value}"}}}}}}}}}}"#
+    );
+    c.kubectl_ok(&["patch", "deploy", deploy, "--type", "merge", "-p", &patch]);
+    c.kubectl_ok(&[
+        "rollout",
+        "status",
+        &format!("deploy/{deploy}"),
+        "--timeout=30s",
+    ]);
+    c.settle();
+}
+
+fn image(c: &TestCluster, deploy: &str) -> String {
+    c.get_json(&["deploy", deploy])["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn replicas(c: &TestCluster, deploy: &str) -> i64 {
+    c.get_json(&["deploy", deploy])["spec"]["replicas"]
+        .as_i64()
+        .unwrap_or(-1)
+}
+
+/// The backendRef weights of HTTPRoute shop, by Service.
+fn weights(c: &TestCluster) -> Vec<(String, i64)> {
+    let route = c.get_json(&["httproutes.gateway.networking.k8s.io", "shop"]);
+    route["spec"]["rules"][0]["backendRefs"]
+        .as_array()
+        .expect("backendRefs")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("").to_string(),
+                r["weight"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+fn has_title(discord: &Discord, app: &str, outcome: &str) -> bool {
+    discord
+        .titles()
+        .iter()
+        .any(|t| t.contains(&format!("{app}: deployment {outcome}")))
+}
+
+// -- the cases ---------------------------------------------------------------
+
+#[test]
+fn examples_load_the_library_and_carry_no_inline_kubectl_curl_or_sleep() {
+    for name in ["Jenkinsfile.bluegreen", "Jenkinsfile.canary"] {
+        let text = std::fs::read_to_string(crate_dir().join("examples").join(name)).unwrap();
+        assert!(
+            text.contains("@Library('switchyard') _"),
+            "{name} does not load the library"
+        );
+        for word in ["kubectl", "curl", "sleep"] {
+            assert!(
+                !text.to_lowercase().contains(word),
+                "{name} carries an inline `{word}`"
+            );
+        }
+    }
+}
+
+/// The library's own checks (groovy-harness/selftest): quoting against a
+/// shell, result documents with JSON nulls, every exit code's message, busy
+/// retries, missing arguments, and a notification that cannot be sent making
+/// the build UNSTABLE, which is the result it expects.
+#[test]
+fn library_quotes_arguments_and_maps_exit_codes() {
+    let dir =
+        std::env::temp_dir().join(format!("switchyard-groovy-selftest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let selftest = crate_dir().join("groovy-harness/selftest");
+    let (code, log) = harness(
+        &selftest.join("Jenkinsfile.selftest"),
+        &dir.join("workspace"),
+        &[selftest.join("bin")],
+        &[],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(2), "expected Finished: UNSTABLE:\n{log}");
+    assert!(
+        log.contains("selftest: all checks passed") && log.contains("Finished: UNSTABLE"),
+        "{log}"
+    );
+}
+
+#[test]
+fn bluegreen_pipeline_releases_to_green_and_tells_discord() {
+    let c = TestCluster::demo();
+    let discord = Discord::start();
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.bluegreen",
+        42,
+        &[
+            ("DEPLOY_TIMEOUT", "60s"),
+            ("HEALTH_TIMEOUT", "60s"),
+            ("SCALE_DOWN_AFTER", "1s"),
+        ],
+    );
+    b.assert_result(0, "SUCCESS");
+    b.assert_no_secrets();
+
+    // Built and pushed with docker (the fake records the calls), logged in
+    // without the password on the command line.
+    let docker = b.docker_calls();
+    assert!(
+        docker.contains(&format!("build --pull -t {} .", b.image))
+            && docker.contains("login --username ci --password-stdin registry.example.com")
+            && docker.contains(&format!("push {}", b.image)),
+        "{docker}"
+    );
+
+    // web serves green, which runs the new image; blue was scaled down after the delay.
+    let svc = c.get_json(&["svc", "web"]);
+    assert_eq!(selected_color(&svc), "green", "{}", b.log);
+    assert_eq!(image(&c, "web-green"), b.image);
+    assert_eq!(replicas(&c, "web-blue"), 0, "{}", b.log);
+    let history = svc["metadata"]["annotations"]["switchyard.dev/history"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        history.contains("jenkins:shop/bluegreen#42")
+            && history.contains("https://ci.example.com/job/shop/bluegreen/42/"),
+        "{history}"
+    );
+
+    // Discord heard about the start and the success, on the credential's URL.
+    assert!(
+        has_title(&discord, "web", "started") && has_title(&discord, "web", "succeeded"),
+        "{:?}",
+        discord.titles()
+    );
+    assert!(
+        !has_title(&discord, "web", "failed"),
+        "{:?}",
+        discord.titles()
+    );
+    let success = discord
+        .bodies()
+        .into_iter()
+        .find(|b| {
+            b["embeds"][0]["title"]
+                .as_str()
+                .unwrap_or("")
+                .contains("succeeded")
+        })
+        .unwrap();
+    let text = success.to_string();
+    assert!(
+        text.contains(&b.image) && text.contains("blue → green"),
+        "{text}"
+    );
+    assert!(
+        discord
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(path, _)| path.ends_with(WEBHOOK_TOKEN))
+    );
+}
+
+#[test]
+fn bluegreen_pipeline_fails_and_keeps_blue_when_green_is_down() {
+    let c = TestCluster::demo();
+    annotate_template(&c, "web-green", "sandbox.switchyard.dev/health", "down");
+    let discord = Discord::start();
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.bluegreen",
+        43,
+        &[
+            ("DEPLOY_TIMEOUT", "60s"),
+            ("HEALTH_TIMEOUT", "3s"),
+            ("SCALE_DOWN_AFTER", "1s"),
+        ],
+    );
+    b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
+    assert!(
+        b.log.contains("answered 503") && b.log.contains("ERROR: "),
+        "{}",
+        b.log
+    );
+
+    // Nothing reached the users: web still serves blue, at full size.
+    assert_eq!(selected_color(&c.get_json(&["svc", "web"])), "blue");
+    assert_eq!(replicas(&c, "web-blue"), 3);
+    assert_eq!(image(&c, "web-blue"), "example/web:1.0");
+
+    // Discord heard about the failure (once: the pipeline's own post { failure }
+    // sees that the library announced it) and no success.
+    let titles = discord.titles();
+    let failures = titles
+        .iter()
+        .filter(|t| {
+            t.contains("web: deployment failed") || t.contains("web: deployment rolled back")
+        })
+        .count();
+    assert_eq!(failures, 1, "{titles:?}");
+    assert!(!has_title(&discord, "web", "succeeded"), "{titles:?}");
+    let failure = discord.bodies().last().cloned().unwrap().to_string();
+    assert!(failure.contains("503"), "{failure}");
+}
+
+/// Green is healthy through the preview Service, but the active Service
+/// fails its check right after the switch (an injected 503 on its proxy):
+/// deploy-switch switches back at once, and Discord hears "rolled back".
+#[test]
+fn bluegreen_pipeline_rolls_back_when_the_switched_service_fails_its_check() {
+    let c = TestCluster::demo();
+    c.cluster().faults.add(
+        kube_sandbox::faults::Fault::parse("status=503,resource=services/proxy,name=web")
+            .expect("a fault spec"),
+    );
+    let discord = Discord::start();
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.bluegreen",
+        44,
+        &[
+            ("DEPLOY_TIMEOUT", "60s"),
+            ("HEALTH_TIMEOUT", "60s"),
+            ("CHECK_TIMEOUT", "2s"),
+            ("SCALE_DOWN_AFTER", "1s"),
+        ],
+    );
+    b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
+    assert!(b.log.contains("rolled back to blue"), "{}", b.log);
+
+    // Back on blue, which was never scaled down; green keeps the new image.
+    let svc = c.get_json(&["svc", "web"]);
+    assert_eq!(selected_color(&svc), "blue");
+    assert_eq!(replicas(&c, "web-blue"), 3);
+    assert_eq!(image(&c, "web-green"), b.image);
+    let history = svc["metadata"]["annotations"]["switchyard.dev/history"]
+        .as_str()
+        .unwrap_or("");
+    assert!(history.contains("rollback"), "{history}");
+
+    let titles = discord.titles();
+    assert_eq!(
+        titles
+            .iter()
+            .filter(|t| t.contains("web: deployment rolled back"))
+            .count(),
+        1,
+        "{titles:?}"
+    );
+    assert!(
+        !has_title(&discord, "web", "failed") && !has_title(&discord, "web", "succeeded"),
+        "{titles:?}"
+    );
+    let rolled_back = discord.bodies().last().cloned().unwrap().to_string();
+    assert!(rolled_back.contains("green → blue"), "{rolled_back}");
+}
+
+#[test]
+fn canary_pipeline_ramps_and_promotes() {
+    let c = TestCluster::demo();
+    let discord = Discord::start();
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.canary",
+        7,
+        &[("DEPLOY_TIMEOUT", "60s"), ("CANARY_PAUSE", "1s")],
+    );
+    b.assert_result(0, "SUCCESS");
+    b.assert_no_secrets();
+    let docker = b.docker_calls();
+    assert!(docker.contains(&format!("push {}", b.image)), "{docker}");
+
+    // Promoted: the stable Deployment runs the new image, all traffic is on
+    // stable again and the canary is scaled to 0.
+    assert_eq!(image(&c, "shop"), b.image, "{}", b.log);
+    assert_eq!(
+        weights(&c),
+        vec![("shop".to_string(), 100), ("shop-canary".to_string(), 0)]
+    );
+    assert_eq!(replicas(&c, "shop-canary"), 0);
+    for step in ["canary 0% → 10%", "canary 10% → 30%", "canary 30% → 100%"] {
+        assert!(b.log.contains(step), "{step} missing from:\n{}", b.log);
+    }
+    assert!(
+        has_title(&discord, "shop", "started") && has_title(&discord, "shop", "succeeded"),
+        "{:?}",
+        discord.titles()
+    );
+}
+
+#[test]
+fn canary_pipeline_aborts_to_weight_zero_when_the_canary_is_down() {
+    let c = TestCluster::demo();
+    annotate_template(&c, "shop-canary", "sandbox.switchyard.dev/health", "down");
+    let discord = Discord::start();
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.canary",
+        8,
+        &[("DEPLOY_TIMEOUT", "60s"), ("CANARY_PAUSE", "1s")],
+    );
+    b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
+
+    // The ramp ran (10%), failed its gate, and put the weight back to 0; the
+    // stable Deployment never changed and the canary is scaled down.
+    assert!(
+        b.log.contains("canary 0% → 10%") && b.log.contains("weight set back to 0"),
+        "{}",
+        b.log
+    );
+    assert_eq!(
+        weights(&c),
+        vec![("shop".to_string(), 100), ("shop-canary".to_string(), 0)]
+    );
+    assert_eq!(image(&c, "shop"), "example/shop:1.0");
+    assert_eq!(image(&c, "shop-canary"), b.image);
+    assert_eq!(replicas(&c, "shop-canary"), 0);
+
+    let titles = discord.titles();
+    assert!(has_title(&discord, "shop", "rolled back"), "{titles:?}");
+    assert!(!has_title(&discord, "shop", "succeeded"), "{titles:?}");
+}
