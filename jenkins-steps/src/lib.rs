@@ -26,6 +26,9 @@ pub struct StepArgs {
     /// How long anything that waits may wait.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = switchyard::cli::duration)]
     pub timeout: Duration,
+    /// Print a shell completion script (bash, zsh, fish, powershell) and exit.
+    #[arg(long, value_enum, value_name = "SHELL", exclusive = true)]
+    pub completion: Option<switchyard::completion::Shell>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -186,8 +189,16 @@ where
 }
 
 /// Parses a step's arguments; usage errors are one line and exit 2.
+/// `--version` names the commit; `--completion SHELL` prints the script and
+/// exits before the step's required flags are asked for.
 pub fn parse<T: clap::Parser>() -> T {
-    match T::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cmd = T::command().version(switchyard::completion::VERSION);
+    switchyard::completion::exit_if_flag(cmd.clone(), &args);
+    let parsed = cmd
+        .try_get_matches_from(args)
+        .and_then(|mut m| T::from_arg_matches_mut(&mut m));
+    match parsed {
         Ok(t) => t,
         Err(e) => std::process::exit(switchyard::output::report_usage(e)),
     }

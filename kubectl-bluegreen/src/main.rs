@@ -12,7 +12,7 @@ use switchyard::output::{self, Format};
 #[command(
     name = "kubectl-bluegreen",
     bin_name = "kubectl bluegreen",
-    version,
+    version = switchyard::completion::VERSION,
     about = "Blue/green releases on two Deployments (APP-blue, APP-green) behind one Service",
     after_help = "Examples:
   kubectl bluegreen status
@@ -45,6 +45,7 @@ enum Command {
     ScaleDown(cmd::scale_down::Args),
     History(cmd::history::Args),
     Init(cmd::init::Args),
+    Completion(switchyard::completion::Completion),
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -58,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::ScaleDown(a) => cmd::scale_down::run(a, &conn, &out).await,
         Command::History(a) => cmd::history::run(a, &conn, &out).await,
         Command::Init(a) => cmd::init::run(a, &conn, &out).await,
+        Command::Completion(c) => c.exit::<Cli>(),
     }
 }
 
@@ -66,6 +68,9 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(output::report_usage(e)),
     };
+    if let Command::Completion(c) = &cli.command {
+        c.exit::<Cli>()
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

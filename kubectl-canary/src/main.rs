@@ -12,7 +12,7 @@ use switchyard::output::{self, Format};
 #[command(
     name = "kubectl-canary",
     bin_name = "kubectl canary",
-    version,
+    version = switchyard::completion::VERSION,
     about = "Canary releases: a stable Deployment (APP or APP-stable) and APP-canary, weighted by Gateway API, ingress-nginx, Istio or the replica split",
     after_help = "Examples:
   kubectl canary status
@@ -44,6 +44,7 @@ enum Command {
     Promote(cmd::promote::Args),
     Abort(cmd::abort::Args),
     Ramp(cmd::ramp::Args),
+    Completion(switchyard::completion::Completion),
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -56,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Promote(a) => cmd::promote::run(a, &conn, &out).await,
         Command::Abort(a) => cmd::abort::run(a, &conn, &out).await,
         Command::Ramp(a) => cmd::ramp::run(a, &conn, &out).await,
+        Command::Completion(c) => c.exit::<Cli>(),
     }
 }
 
@@ -64,6 +66,9 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(output::report_usage(e)),
     };
+    if let Command::Completion(c) = &cli.command {
+        c.exit::<Cli>()
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,10 +7,16 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use kube_sandbox::{Options, Sandbox, Settings};
 
+// `--version` with the commit and `completion SHELL`: the same source as
+// `switchyard::completion`, compiled in (no dependency on the library).
+#[path = "../../switchyard/src/completion.rs"]
+#[allow(dead_code)]
+mod completion;
+
 #[derive(Parser)]
 #[command(
     name = "kube-sandbox",
-    version,
+    version = completion::VERSION,
     about = "A Kubernetes API server on loopback, for tests and first runs"
 )]
 struct Cli {
@@ -26,6 +32,7 @@ enum Command {
   KUBECONFIG=/tmp/sandbox.yaml kubectl get deploy,svc,httproutes
   kube-sandbox serve --kubeconfig k.yaml --apply app.yaml --fault status=503,verb=patch,resource=services,count=1")]
     Serve(Serve),
+    Completion(completion::Completion),
 }
 
 #[derive(clap::Args)]
@@ -120,6 +127,9 @@ async fn serve(args: Serve) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::Completion(c) = &cli.command {
+        c.exit::<Cli>()
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -127,6 +137,7 @@ fn main() {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Completion(c) => c.exit::<Cli>(),
         }
     });
     if let Err(e) = result {

@@ -7,6 +7,7 @@
 pub mod bluegreen;
 pub mod canary;
 pub mod cli;
+pub mod completion;
 pub mod connect;
 pub mod event;
 pub mod exit;
