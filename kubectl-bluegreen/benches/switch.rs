@@ -124,6 +124,6 @@ fn main() {
     println!();
     println!("inline shell / switchyard wall time (p50): {ratio:.1}x");
     println!(
-        "switchyard calls: 2 LIST (Services, Deployments), Lease create+delete, Service PATCH, preview PATCH, EndpointSlice LIST, Event"
+        "switchyard calls: 2 LIST (Services, Deployments) to plan and 2 again under the Lease, Lease create+delete, Service PATCH, preview PATCH, EndpointSlice LIST, Event"
     );
 }

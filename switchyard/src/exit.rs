@@ -58,6 +58,18 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The error of a write guarded by resourceVersion: a 409 means someone else
+/// changed `what` since it was read (exit 4, nothing changed); anything else
+/// keeps its own meaning, with `what` as context.
+pub fn write_error(e: kube::Error, what: &str) -> anyhow::Error {
+    match e {
+        kube::Error::Api(s) if s.code == 409 => Error::new(Exit::Conflict, format!("{what} changed since it was read: another operation won the race; nothing was changed"))
+            .hint("run the command again to act on the current state")
+            .into(),
+        e => anyhow::Error::new(e).context(format!("writing {what}")),
+    }
+}
+
 /// The exit code for any error: ours carry one; Kubernetes API errors map by
 /// their HTTP status; transport failures mean the cluster is unreachable.
 pub fn classify(err: &anyhow::Error) -> Exit {

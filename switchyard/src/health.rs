@@ -907,7 +907,11 @@ where
     match (last, last_error) {
         (_, Some(e)) => Err(e),
         (Some(answer), None) => Ok((false, answer)),
-        (None, None) => Err(Error::new(Exit::Timeout, format!("no HTTP answer from {what} within {}", human(timeout))).into()),
+        (None, None) => Err(Error::new(
+            Exit::Timeout,
+            format!("no HTTP answer from {what} within {}", human(timeout)),
+        )
+        .into()),
     }
 }
 
@@ -931,13 +935,34 @@ pub async fn wait_for_http(
     on_change: &mut (dyn FnMut(&HttpAnswer) + Send),
 ) -> Result<(bool, HttpAnswer)> {
     let what = format!("service {service}");
-    retry_http(&what, expect, timeout, on_change, || http_check(client, ns, service, port, path), |a| refusal(a, ns, service)).await
+    retry_http(
+        &what,
+        expect,
+        timeout,
+        on_change,
+        || http_check(client, ns, service, port, path),
+        |a| refusal(a, ns, service),
+    )
+    .await
 }
 
 /// Like `wait_for_http`, against a plain URL (a Jenkins agent that can reach it).
-pub async fn wait_for_url(url: &str, expect: u16, timeout: Duration, on_change: &mut (dyn FnMut(&HttpAnswer) + Send)) -> Result<(bool, HttpAnswer)> {
+pub async fn wait_for_url(
+    url: &str,
+    expect: u16,
+    timeout: Duration,
+    on_change: &mut (dyn FnMut(&HttpAnswer) + Send),
+) -> Result<(bool, HttpAnswer)> {
     let per_try = Duration::from_secs(10).min(timeout.max(Duration::from_millis(100)));
-    retry_http("the URL", expect, timeout, on_change, || crate::http::get(url, per_try), |_| None).await
+    retry_http(
+        "the URL",
+        expect,
+        timeout,
+        on_change,
+        || crate::http::get(url, per_try),
+        |_| None,
+    )
+    .await
 }
 
 /// An answer of the API server itself that no amount of waiting changes.

@@ -40,11 +40,14 @@ pub(crate) fn https_connector() -> anyhow::Result<HttpsConnector<HttpConnector>>
         .build())
 }
 
-
 /// `scheme://host[:port]` of a URL: what errors may name (paths and queries
 /// can carry tokens).
 fn origin(uri: &http::Uri) -> String {
-    format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.authority().map(|a| a.as_str()).unwrap_or(""))
+    format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map(|a| a.as_str()).unwrap_or("")
+    )
 }
 
 /// One GET of a plain URL; the status and the start of the body.
@@ -52,16 +55,34 @@ pub async fn get(url: &str, timeout: Duration) -> anyhow::Result<HttpAnswer> {
     let uri: http::Uri = url
         .parse()
         .ok()
-        .filter(|u: &http::Uri| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
-        .ok_or_else(|| Error::new(Exit::Usage, "invalid --url: an http:// or https:// URL is needed"))?;
+        .filter(|u: &http::Uri| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+        })
+        .ok_or_else(|| {
+            Error::new(
+                Exit::Usage,
+                "invalid --url: an http:// or https:// URL is needed",
+            )
+        })?;
     let request = http::Request::get(uri.clone())
-        .header(http::header::USER_AGENT, concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("switchyard/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Empty::<bytes::Bytes>::new())?;
     let send = async {
         if uri.scheme_str() == Some("https") {
-            Client::builder(TokioExecutor::new()).build(https_connector()?).request(request).await.map_err(anyhow::Error::from)
+            Client::builder(TokioExecutor::new())
+                .build(https_connector()?)
+                .request(request)
+                .await
+                .map_err(anyhow::Error::from)
         } else {
-            Client::builder(TokioExecutor::new()).build(HttpConnector::new()).request(request).await.map_err(anyhow::Error::from)
+            Client::builder(TokioExecutor::new())
+                .build(HttpConnector::new())
+                .request(request)
+                .await
+                .map_err(anyhow::Error::from)
         }
     };
     let response = tokio::time::timeout(timeout, send)
@@ -69,8 +90,16 @@ pub async fn get(url: &str, timeout: Duration) -> anyhow::Result<HttpAnswer> {
         .map_err(|_| anyhow::anyhow!("GET {} timed out", origin(&uri)))?
         .map_err(|e| anyhow::anyhow!("GET {}: {}", origin(&uri), root_cause(&e)))?;
     let status = response.status().as_u16();
-    let body = Limited::new(response.into_body(), 4096).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    Ok(HttpAnswer { status, body: String::from_utf8_lossy(&body).trim().to_string(), api_reason: None })
+    let body = Limited::new(response.into_body(), 4096)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Ok(HttpAnswer {
+        status,
+        body: String::from_utf8_lossy(&body).trim().to_string(),
+        api_reason: None,
+    })
 }
 
 /// The innermost error, which says what went wrong (refused, reset, DNS) without

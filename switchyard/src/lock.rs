@@ -210,6 +210,26 @@ pub async fn acquire(
     })
 }
 
+/// Runs `work` while holding the app's lease and releases it on every path.
+/// `work` is a future, so it starts only once the lease is held. A failed
+/// release after successful work is a warning, not a failure: the work is
+/// done, and the lease expires on its own.
+pub async fn with_lease<T>(
+    client: &Client,
+    ns: &str,
+    app: &str,
+    duration: Duration,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let lease = acquire(client, ns, app, duration).await?;
+    let result = work.await;
+    let released = lease.release().await;
+    if let (Ok(_), Err(e)) = (&result, &released) {
+        eprintln!("warning: {e:#}; the lease expires on its own");
+    }
+    result
+}
+
 /// Renews a third of the way into each period, guarded by resourceVersion so a
 /// lease someone else took over is never overwritten.
 async fn renew(api: Api<Lease>, name: String, duration: Duration, rv: Arc<Mutex<String>>) {

@@ -282,3 +282,21 @@ pub fn selected_color(svc: &Value) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// Asserts the exit code of a finished process and returns (stdout, stderr).
+pub fn expect(out: &Output, code: i32) -> (String, String) {
+    let (o, e) = texts(out);
+    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
+    (o, e)
+}
+
+/// The error line of a failed command: exactly one `error:` line (a `hint:`
+/// may follow), as every Switchyard binary prints.
+pub fn error_line(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
+    errors[0].to_string()
+}

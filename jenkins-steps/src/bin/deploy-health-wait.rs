@@ -213,14 +213,26 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         let t = Instant::now();
         let left = a.step.timeout.saturating_sub(started.elapsed());
         let mut on_answer = |h: &health::HttpAnswer| log.line(&format!("GET --url: {}", h.status));
-        let (passed, answer) = health::wait_for_url(url, a.expect_status, left, &mut on_answer).await?;
-        let mut case = Case { name: "GET --url".into(), time: t.elapsed(), failure: None };
+        let (passed, answer) =
+            health::wait_for_url(url, a.expect_status, left, &mut on_answer).await?;
+        let mut case = Case {
+            name: "GET --url".into(),
+            time: t.elapsed(),
+            failure: None,
+        };
         if passed {
             summary = format!("{summary}; --url answered {}", answer.status);
         } else {
-            case.failure = Some(("HTTP".into(), format!("answered {}, expected {}", answer.status, a.expect_status), answer.body.clone()));
+            case.failure = Some((
+                "HTTP".into(),
+                format!("answered {}, expected {}", answer.status, a.expect_status),
+                answer.body.clone(),
+            ));
             exit = Exit::Timeout;
-            summary = format!("--url answered {} until the timeout (expected {})", answer.status, a.expect_status);
+            summary = format!(
+                "--url answered {} until the timeout (expected {})",
+                answer.status, a.expect_status
+            );
         }
         cases.push(case);
         result["url"] = json!({ "passed": passed, "answer": answer });

@@ -9,7 +9,11 @@ use switchyard::exit::Exit;
 use switchyard::notify::{self, Notification, Policy, Provider, Status};
 
 #[derive(Parser)]
-#[command(name = "deploy-notify", version, about = "Post a deployment message to Discord, Slack, Teams or a webhook")]
+#[command(
+    name = "deploy-notify",
+    version,
+    about = "Post a deployment message to Discord, Slack, Teams or a webhook"
+)]
 #[command(after_help = "Example (Jenkinsfile):
   withCredentials([string(credentialsId: 'discord-webhook', variable: 'DISCORD_WEBHOOK')]) {
     sh 'deploy-notify --provider discord --webhook-url-env DISCORD_WEBHOOK --status success --app web --message \"web 1.2 is live\"'
@@ -49,18 +53,43 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     n.app = a.app.clone();
     n.namespace = a.namespace.clone();
     n.change = a.change.clone();
-    let policy = Policy { attempts: a.attempts.max(1), timeout: a.step.timeout, ..Policy::default() };
-    log.line(&format!("posting {} notification ({}) via {}", a.provider.as_str(), a.status.as_str(), a.webhook_url_env));
+    let policy = Policy {
+        attempts: a.attempts.max(1),
+        timeout: a.step.timeout,
+        ..Policy::default()
+    };
+    log.line(&format!(
+        "posting {} notification ({}) via {}",
+        a.provider.as_str(),
+        a.status.as_str(),
+        a.webhook_url_env
+    ));
     let d = notify::send(&url, a.provider, &n, &policy).await?;
     if d.delivered {
-        return Ok(Outcome::ok(format!("{} notification delivered (attempt {})", a.provider.as_str(), d.attempts), &d));
+        return Ok(Outcome::ok(
+            format!(
+                "{} notification delivered (attempt {})",
+                a.provider.as_str(),
+                d.attempts
+            ),
+            &d,
+        ));
     }
-    let why = d.error.clone().unwrap_or_else(|| format!("answered {}", d.status.unwrap_or(0)));
-    let msg = format!("{} notification not delivered after {} attempts: {why}", a.provider.as_str(), d.attempts);
+    let why = d
+        .error
+        .clone()
+        .unwrap_or_else(|| format!("answered {}", d.status.unwrap_or(0)));
+    let msg = format!(
+        "{} notification not delivered after {} attempts: {why}",
+        a.provider.as_str(),
+        d.attempts
+    );
     if a.required {
         Ok(Outcome::failed(Exit::Failed, msg, &d))
     } else {
-        log.line(&format!("warning: {msg} (not --required: the pipeline goes on)"));
+        log.line(&format!(
+            "warning: {msg} (not --required: the pipeline goes on)"
+        ));
         Ok(Outcome::ok(msg, &d))
     }
 }

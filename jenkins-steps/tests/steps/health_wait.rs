@@ -182,11 +182,47 @@ fn a_plain_url_check_runs_after_the_rollout() {
             let mut buf = [0u8; 1024];
             let _ = std::io::Read::read(&mut s, &mut buf);
             let code = if i < 2 { 503 } else { 200 };
-            let _ = std::io::Write::write_all(&mut s, format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").as_bytes());
+            let _ = std::io::Write::write_all(
+                &mut s,
+                format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    .as_bytes(),
+            );
         }
     });
-    let (_, stderr) = expect(&step(&c, BIN, &["--app", "web", "--color", "blue", "--url", &url, "--timeout", "30s"]), 0);
+    let (_, stderr) = expect(
+        &step(
+            &c,
+            BIN,
+            &[
+                "--app",
+                "web",
+                "--color",
+                "blue",
+                "--url",
+                &url,
+                "--timeout",
+                "30s",
+            ],
+        ),
+        0,
+    );
     assert!(stderr.contains("--url answered 200"), "{stderr}");
-    let (_, stderr) = expect(&step(&c, BIN, &["--app", "web", "--color", "blue", "--url", "ftp://x", "--timeout", "5s"]), 2);
+    let (_, stderr) = expect(
+        &step(
+            &c,
+            BIN,
+            &[
+                "--app",
+                "web",
+                "--color",
+                "blue",
+                "--url",
+                "ftp://x",
+                "--timeout",
+                "5s",
+            ],
+        ),
+        2,
+    );
     assert!(stderr.contains("invalid --url"), "{stderr}");
 }

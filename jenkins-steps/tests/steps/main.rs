@@ -8,7 +8,7 @@ mod weight;
 
 use std::process::Output;
 
-use switchyard_e2e::{TestCluster, texts};
+use switchyard_e2e::TestCluster;
 
 pub fn step(c: &TestCluster, bin: &str, args: &[&str]) -> Output {
     c.run_bin(
@@ -22,11 +22,7 @@ pub fn step(c: &TestCluster, bin: &str, args: &[&str]) -> Output {
     )
 }
 
-pub fn expect(out: &Output, code: i32) -> (String, String) {
-    let (o, e) = texts(out);
-    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
-    (o, e)
-}
+pub use switchyard_e2e::expect;
 
 /// Patches the pod template of a Deployment with a sandbox annotation.
 pub fn annotate_template(c: &TestCluster, deploy: &str, key: &str, value: &str) {

@@ -13,7 +13,10 @@ const SECRET: &str = "T0KEN-zq9-s3cr3t-webhook";
 /// A receiver answering `codes` in turn (then 200), recording bodies.
 fn receiver(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/api/webhooks/123/{SECRET}", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/api/webhooks/123/{SECRET}",
+        listener.local_addr().unwrap()
+    );
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let seen = bodies.clone();
     std::thread::spawn(move || {
@@ -33,10 +36,19 @@ fn receiver(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
             }
             let mut body = vec![0; len];
             let _ = reader.read_exact(&mut body);
-            seen.lock().unwrap().push(String::from_utf8_lossy(&body).to_string());
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).to_string());
             let code = codes.next().unwrap_or(200);
-            let extra = if code == 429 { "Retry-After: 1\r\n" } else { "" };
-            let _ = write!(s, "HTTP/1.1 {code} X\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\nok");
+            let extra = if code == 429 {
+                "Retry-After: 1\r\n"
+            } else {
+                ""
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {code} X\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
         }
     });
     (url, bodies)
@@ -44,7 +56,21 @@ fn receiver(codes: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
 
 fn notify(url: &str, args: &[&str], file: &std::path::Path) -> std::process::Output {
     std::process::Command::new(BIN)
-        .args(["--provider", "discord", "--webhook-url-env", "DISCORD_WEBHOOK", "--status", "success", "--message", "web 1.2 is live", "--app", "web", "-o", "json", "--result-file"])
+        .args([
+            "--provider",
+            "discord",
+            "--webhook-url-env",
+            "DISCORD_WEBHOOK",
+            "--status",
+            "success",
+            "--message",
+            "web 1.2 is live",
+            "--app",
+            "web",
+            "-o",
+            "json",
+            "--result-file",
+        ])
         .arg(file)
         .args(args)
         .env("DISCORD_WEBHOOK", url)
@@ -56,7 +82,12 @@ fn notify(url: &str, args: &[&str], file: &std::path::Path) -> std::process::Out
 }
 
 fn no_secret(out: &std::process::Output, file: &std::path::Path) {
-    let all = format!("{}{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr), std::fs::read_to_string(file).unwrap_or_default());
+    let all = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
     assert!(!all.contains(SECRET), "the webhook URL leaked: {all}");
 }
 
@@ -68,12 +99,28 @@ fn delivers_a_discord_embed_after_a_429() {
     let (stdout, _) = expect(&out, 0);
     no_secret(&out, &file);
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!((doc["result"]["delivered"].as_bool(), doc["result"]["attempts"].as_u64()), (Some(true), Some(2)));
+    assert_eq!(
+        (
+            doc["result"]["delivered"].as_bool(),
+            doc["result"]["attempts"].as_u64()
+        ),
+        (Some(true), Some(2))
+    );
     let got = bodies.lock().unwrap().clone();
     assert_eq!(got.len(), 2);
     let embed: serde_json::Value = serde_json::from_str(&got[1]).unwrap();
-    assert!(embed["embeds"][0]["title"].as_str().unwrap().contains("web"), "{embed}");
-    assert!(got[1].contains("deploy-web"), "the job is in the message: {}", got[1]);
+    assert!(
+        embed["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("web"),
+        "{embed}"
+    );
+    assert!(
+        got[1].contains("deploy-web"),
+        "the job is in the message: {}",
+        got[1]
+    );
     let _ = std::fs::remove_file(file);
 }
 
@@ -83,7 +130,11 @@ fn a_failed_notification_fails_the_step_only_when_required() {
     let file = std::env::temp_dir().join(format!("notify-fail-{}.json", std::process::id()));
     let out = notify(&url, &["--attempts", "2"], &file);
     let (_, stderr) = expect(&out, 0);
-    assert!(stderr.contains("not delivered after 2 attempts") && stderr.contains("the pipeline goes on"), "{stderr}");
+    assert!(
+        stderr.contains("not delivered after 2 attempts")
+            && stderr.contains("the pipeline goes on"),
+        "{stderr}"
+    );
     no_secret(&out, &file);
     let out = notify(&url, &["--attempts", "2", "--required"], &file);
     expect(&out, 1);
@@ -94,7 +145,16 @@ fn a_failed_notification_fails_the_step_only_when_required() {
 #[test]
 fn a_missing_variable_is_exit_2_and_names_only_the_variable() {
     let out = std::process::Command::new(BIN)
-        .args(["--provider", "slack", "--webhook-url-env", "NOPE_UNSET_VAR", "--status", "started", "--message", "m"])
+        .args([
+            "--provider",
+            "slack",
+            "--webhook-url-env",
+            "NOPE_UNSET_VAR",
+            "--status",
+            "started",
+            "--message",
+            "m",
+        ])
         .env_remove("NOPE_UNSET_VAR")
         .output()
         .unwrap();

@@ -12,7 +12,7 @@ mod switch;
 
 use std::process::Output;
 
-use switchyard_e2e::{TestCluster, texts};
+use switchyard_e2e::TestCluster;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bluegreen");
 
@@ -21,19 +21,4 @@ pub fn bluegreen(c: &TestCluster, args: &[&str]) -> Output {
     c.run_bin(BIN, args, &[])
 }
 
-/// Asserts the exit code and returns (stdout, stderr).
-pub fn expect(out: &Output, code: i32) -> (String, String) {
-    let (o, e) = texts(out);
-    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
-    (o, e)
-}
-
-/// The error line and hint of a failed command: one `error:` line, maybe a `hint:`.
-pub fn error_line(stderr: &str) -> String {
-    let errors: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("error: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
-    errors[0].to_string()
-}
+pub use switchyard_e2e::{error_line, expect};

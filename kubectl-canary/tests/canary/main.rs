@@ -11,7 +11,7 @@ mod replicas;
 
 use std::process::Output;
 
-use switchyard_e2e::{TestCluster, texts};
+use switchyard_e2e::TestCluster;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-canary");
 
@@ -19,22 +19,7 @@ pub fn canary(c: &TestCluster, args: &[&str]) -> Output {
     c.run_bin(BIN, args, &[])
 }
 
-/// Asserts the exit code and returns (stdout, stderr).
-pub fn expect(out: &Output, code: i32) -> (String, String) {
-    let (o, e) = texts(out);
-    assert_eq!(out.status.code(), Some(code), "stdout: {o}\nstderr: {e}");
-    (o, e)
-}
-
-/// The single `error:` line of a failure.
-pub fn error_line(stderr: &str) -> String {
-    let errors: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("error: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
-    errors[0].to_string()
-}
+pub use switchyard_e2e::{error_line, expect};
 
 /// The demo cluster plus a fixture from tests/testdata.
 pub fn with_fixture(name: &str) -> TestCluster {

@@ -184,8 +184,7 @@ pub async fn run(
         observed: None,
     };
 
-    let lease = lock::acquire(client, ns, name, opts.lease_duration).await?;
-    let work = async {
+    lock::with_lease(client, ns, name, opts.lease_duration, async {
         if !unchanged {
             match current {
                 Some(d) => {
@@ -196,10 +195,9 @@ pub async fn run(
                             "template": { "spec": { "containers": [{ "name": container, "image": opts.image }] } },
                         },
                     });
-                    api.patch(&dname, &PatchParams::default(), &Patch::Strategic(&patch)).await.map_err(|e| match e {
-                        kube::Error::Api(s) if s.code == 409 => Error::new(Exit::Conflict, format!("Deployment {dname} changed since it was read; nothing was changed")).into(),
-                        e => anyhow::Error::new(e).context(format!("updating Deployment {dname}")),
-                    })?;
+                    api.patch(&dname, &PatchParams::default(), &Patch::Strategic(&patch))
+                        .await
+                        .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))?;
                     report.result = "updated";
                 }
                 None => {
@@ -220,11 +218,8 @@ pub async fn run(
                 Some(super::wait_healthy(client, ns, &dname, opts.timeout, progress).await?);
         }
         Ok::<_, anyhow::Error>(())
-    };
-    let result = work.await;
-    let released = lease.release().await;
-    result?;
-    released?;
+    })
+    .await?;
     Ok(report)
 }
 

@@ -144,8 +144,7 @@ pub async fn run(
         .into());
     }
 
-    let lease = lock::acquire(client, ns, app, opts.lease_duration).await?;
-    let work = async {
+    lock::with_lease(client, ns, app, opts.lease_duration, async {
         let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
         if !deployments.iter().any(|d| d.metadata.name.as_deref() == Some(blue_name.as_str())) {
             api.create(&PostParams::default(), &blue_from(source, app, ns, &label))
@@ -172,11 +171,8 @@ pub async fn run(
             })?;
         progress(&format!("Service {app} now selects {label}=blue ({blue_name})"));
         Ok::<_, anyhow::Error>(())
-    }
-    .await;
-    let released = lease.release().await;
-    work?;
-    released?;
+    })
+    .await?;
     report.result = "adopted";
     Ok(report)
 }

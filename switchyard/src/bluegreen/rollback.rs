@@ -62,8 +62,7 @@ pub async fn run(
                     .hint(format!("kubectl bluegreen rollback {name} --scale-up scales it to {want}, waits for it, then switches"))
                     .into());
             }
-            let lease = lock::acquire(client, ns, name, opts.switch.lease_duration).await?;
-            let scaled = async {
+            lock::with_lease(client, ns, name, opts.switch.lease_duration, async {
                 let patch = json!({ "metadata": { "resourceVersion": d.metadata.resource_version }, "spec": { "replicas": want } });
                 Api::<Deployment>::namespaced(client.clone(), ns)
                     .patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
@@ -71,11 +70,8 @@ pub async fn run(
                     .map_err(|e| anyhow::Error::new(e).context(format!("scaling {dname} up")))?;
                 progress(&format!("Deployment {dname}: scaled to {want}"));
                 super::wait_healthy(client, ns, &dname, opts.timeout, progress).await
-            }
-            .await;
-            let released = lease.release().await;
-            scaled?;
-            released?;
+            })
+            .await?;
             app = super::load(client, ns, name).await?;
         }
     }

@@ -72,24 +72,15 @@ pub async fn run(
     if from == to {
         return Ok(report);
     }
-    let lease = lock::acquire(client, ns, name, lease_duration).await?;
     let patch = json!({ "metadata": { "resourceVersion": d.metadata.resource_version }, "spec": { "replicas": to } });
-    let written = Api::<Deployment>::namespaced(client.clone(), ns)
-        .patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
-        .await;
-    let released = lease.release().await;
-    match written {
-        Ok(_) => report.result = "scaled",
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            return Err(Error::new(
-                Exit::Conflict,
-                format!("Deployment {dname} changed since it was read; nothing was changed"),
-            )
-            .into());
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("scaling Deployment {dname}"))),
-    }
-    released?;
+    let api = Api::<Deployment>::namespaced(client.clone(), ns);
+    lock::with_lease(client, ns, name, lease_duration, async {
+        api.patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))
+    })
+    .await?;
+    report.result = "scaled";
     Ok(report)
 }
 

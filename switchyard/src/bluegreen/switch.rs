@@ -77,10 +77,6 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-fn is_api(err: &kube::Error, code: u16) -> bool {
-    matches!(err, kube::Error::Api(s) if s.code == code)
-}
-
 /// The name of the Deployment that owns a pod named `POD`: pods of a Deployment
 /// are named `DEPLOYMENT-HASH-SUFFIX`.
 fn owning_deployment(pod: &str) -> &str {
@@ -209,6 +205,19 @@ pub async fn run(
     opts: &Options,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report> {
+    plan_and_switch(client, app, opts, progress, false).await
+}
+
+/// Validates on what was read (fail fast, no lock), then takes the lease,
+/// reads again and validates again before writing: the first read may have
+/// caught another operation's half-done switch, between its two writes.
+async fn plan_and_switch(
+    client: &Client,
+    app: &App,
+    opts: &Options,
+    progress: &mut (dyn FnMut(&str) + Send),
+    locked: bool,
+) -> Result<Report> {
     let (ns, name) = (app.namespace.as_str(), app.name.as_str());
     let from = app.active;
     let to = opts.to.unwrap_or_else(|| app.idle());
@@ -334,64 +343,46 @@ pub async fn run(
         None => {}
     }
 
-    let lease = lock::acquire(client, ns, name, opts.lease_duration).await?;
-    let written = write(client, app, &main_patch, from, to, progress).await;
-    let outcome = match written {
-        Ok(()) => {
-            report.result = "switched";
-            progress(&format!(
-                "Service {name} now selects {to}; verifying EndpointSlices"
-            ));
-            match verify_endpoints(client, ns, name, &target_name, opts.verify_timeout).await {
-                Ok(ips) => {
-                    report.endpoints = ips;
-                    let svc_ref =
-                        crate::event::reference("v1", "Service", ns, &app.service.metadata);
-                    let mut note = format!("switched {name} from {from} to {to} ({})", entry.actor);
-                    if let Some(r) = &entry.reason {
-                        note.push_str(&format!(": {r}"));
-                    }
-                    if let Some(b) = &entry.build {
-                        note.push_str(&format!(" {b}"));
-                    }
-                    if let Err(w) = event::record(
-                        client,
-                        ns,
-                        svc_ref,
-                        "Switched",
-                        "Switch",
-                        &note,
-                        "switchyard.dev/bluegreen",
-                    )
-                    .await
-                    {
-                        report.warnings.push(w);
-                    }
-                    Ok(report)
-                }
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    };
-    let released = lease.release().await;
-    match (outcome, released) {
-        (Ok(mut r), Err(e)) => {
-            r.warnings.push(format!("{e:#}"));
-            Ok(r)
-        }
-        (outcome, _) => outcome,
+    if !locked {
+        return lock::with_lease(client, ns, name, opts.lease_duration, async {
+            let fresh = super::load(client, ns, name).await?;
+            Box::pin(plan_and_switch(client, &fresh, opts, progress, true)).await
+        })
+        .await;
     }
+    write(client, app, &main_patch, from, to, progress).await?;
+    report.result = "switched";
+    progress(&format!(
+        "Service {name} now selects {to}; verifying EndpointSlices"
+    ));
+    report.endpoints =
+        verify_endpoints(client, ns, name, &target_name, opts.verify_timeout).await?;
+    let svc_ref = crate::event::reference("v1", "Service", ns, &app.service.metadata);
+    let mut note = format!("switched {name} from {from} to {to} ({})", entry.actor);
+    if let Some(r) = &entry.reason {
+        note.push_str(&format!(": {r}"));
+    }
+    if let Some(b) = &entry.build {
+        note.push_str(&format!(" {b}"));
+    }
+    if let Err(w) = event::record(
+        client,
+        ns,
+        svc_ref,
+        "Switched",
+        "Switch",
+        &note,
+        "switchyard.dev/bluegreen",
+    )
+    .await
+    {
+        report.warnings.push(w);
+    }
+    Ok(report)
 }
 
 fn conflict_or(e: kube::Error, name: &str) -> anyhow::Error {
-    if is_api(&e, 409) {
-        Error::new(Exit::Conflict, format!("Service {name} changed since it was read: another operation won the race; nothing was changed"))
-            .hint("run the command again to act on the current state")
-            .into()
-    } else {
-        anyhow::Error::new(e).context(format!("patching Service {name}"))
-    }
+    crate::exit::write_error(e, &format!("Service {name}"))
 }
 
 /// The two writes: the Service, then the preview (switched back on failure).

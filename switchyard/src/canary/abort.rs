@@ -54,35 +54,37 @@ pub async fn run(
     if from == 0 && super::replicas(&app.canary) == 0 {
         return Ok(report);
     }
-    let lease = lock::acquire(client, &app.namespace, &app.name, opts.lease_duration).await?;
-    let work = async {
-        if from != 0 {
-            set::write(
-                client,
-                app,
-                &t,
-                set::Change {
-                    from,
-                    to: 0,
-                    reason: Some(opts.reason.as_deref().unwrap_or("abort")),
-                    total: None,
-                    dry_run: false,
-                },
-            )
-            .await?;
-            progress(&format!("{}: canary {from}% → 0%", t.describe(app)));
-        }
-        // The replica split scaled the canary with the weight; reload for the
-        // others, whose canary still runs.
-        let now = super::load(client, &app.namespace, &app.name).await?;
-        scale_canary_to_zero(client, &now).await?;
-        progress(&format!("Deployment {}: scaled to 0", app.canary_name()));
-        Ok::<_, anyhow::Error>(())
-    }
-    .await;
-    let released = lease.release().await;
-    work?;
-    released?;
+    lock::with_lease(
+        client,
+        &app.namespace,
+        &app.name,
+        opts.lease_duration,
+        async {
+            if from != 0 {
+                set::write(
+                    client,
+                    app,
+                    &t,
+                    set::Change {
+                        from,
+                        to: 0,
+                        reason: Some(opts.reason.as_deref().unwrap_or("abort")),
+                        total: None,
+                        dry_run: false,
+                    },
+                )
+                .await?;
+                progress(&format!("{}: canary {from}% → 0%", t.describe(app)));
+            }
+            // The replica split scaled the canary with the weight; reload for the
+            // others, whose canary still runs.
+            let now = super::load(client, &app.namespace, &app.name).await?;
+            scale_canary_to_zero(client, &now).await?;
+            progress(&format!("Deployment {}: scaled to 0", app.canary_name()));
+            Ok::<_, anyhow::Error>(())
+        },
+    )
+    .await?;
     report.result = "aborted";
     Ok(report)
 }

@@ -72,8 +72,7 @@ pub async fn run(
         result: "unchanged",
         observed: None,
     };
-    let lease = lock::acquire(client, &app.namespace, &app.name, lock::DEFAULT_DURATION).await?;
-    let work = async {
+    lock::with_lease(client, &app.namespace, &app.name, lock::DEFAULT_DURATION, async {
         if image_now.as_deref() != Some(opts.image.as_str()) || replicas != current {
             let patch = json!({
                 "metadata": { "resourceVersion": app.canary.metadata.resource_version },
@@ -90,10 +89,7 @@ pub async fn run(
             report.observed = Some(crate::bluegreen::wait_healthy(client, &app.namespace, &name, opts.timeout, progress).await?);
         }
         Ok::<_, anyhow::Error>(())
-    }
-    .await;
-    let released = lease.release().await;
-    work?;
-    released?;
+    })
+    .await?;
     Ok(report)
 }

@@ -79,48 +79,51 @@ pub async fn run(
             .hint("promote what runs healthily; kubectl canary abort stops it")
         })?;
     }
-    let lease = lock::acquire(client, &app.namespace, &app.name, opts.lease_duration).await?;
-    let work = async {
-        let stable = app.stable_name();
-        if !same_template(app) {
-            Api::<Deployment>::namespaced(client.clone(), &app.namespace)
-                .replace(&stable, &PostParams::default(), &promoted(app))
-                .await
-                .map_err(|e| write_error(e, &format!("Deployment {stable}")))?;
-            progress(&format!(
-                "Deployment {stable}: now runs {}",
-                report.images.join(", ")
-            ));
-        }
-        crate::bluegreen::wait_healthy(client, &app.namespace, &stable, timeout, progress).await?;
-        // Only now does traffic leave the canary.
-        let now = super::load(client, &app.namespace, &app.name).await?;
-        let t = set::traffic(client, &now, opts).await?;
-        let w = t.weight(&now).weight;
-        if w != 0 || t.kind == Kind::Replicas {
-            set::write(
-                client,
-                &now,
-                &t,
-                set::Change {
-                    from: w,
-                    to: 0,
-                    reason: Some("promote"),
-                    total: None,
-                    dry_run: false,
-                },
-            )
-            .await?;
-            progress(&format!("{}: canary {w}% → 0%", t.describe(&now)));
-        }
-        let now = super::load(client, &app.namespace, &app.name).await?;
-        abort::scale_canary_to_zero(client, &now).await?;
-        Ok::<_, anyhow::Error>(())
-    }
-    .await;
-    let released = lease.release().await;
-    work?;
-    released?;
+    lock::with_lease(
+        client,
+        &app.namespace,
+        &app.name,
+        opts.lease_duration,
+        async {
+            let stable = app.stable_name();
+            if !same_template(app) {
+                Api::<Deployment>::namespaced(client.clone(), &app.namespace)
+                    .replace(&stable, &PostParams::default(), &promoted(app))
+                    .await
+                    .map_err(|e| write_error(e, &format!("Deployment {stable}")))?;
+                progress(&format!(
+                    "Deployment {stable}: now runs {}",
+                    report.images.join(", ")
+                ));
+            }
+            crate::bluegreen::wait_healthy(client, &app.namespace, &stable, timeout, progress)
+                .await?;
+            // Only now does traffic leave the canary.
+            let now = super::load(client, &app.namespace, &app.name).await?;
+            let t = set::traffic(client, &now, opts).await?;
+            let w = t.weight(&now).weight;
+            if w != 0 || t.kind == Kind::Replicas {
+                set::write(
+                    client,
+                    &now,
+                    &t,
+                    set::Change {
+                        from: w,
+                        to: 0,
+                        reason: Some("promote"),
+                        total: None,
+                        dry_run: false,
+                    },
+                )
+                .await?;
+                progress(&format!("{}: canary {w}% → 0%", t.describe(&now)));
+            }
+            let now = super::load(client, &app.namespace, &app.name).await?;
+            abort::scale_canary_to_zero(client, &now).await?;
+            Ok::<_, anyhow::Error>(())
+        },
+    )
+    .await?;
     report.result = "promoted";
     Ok(report)
 }

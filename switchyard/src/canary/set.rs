@@ -192,33 +192,37 @@ pub async fn run(
         return Ok(report);
     }
     let dry = opts.dry_run == Some(DryRun::Server);
-    let lease = if dry {
-        None
-    } else {
-        Some(lock::acquire(client, &app.namespace, &app.name, opts.lease_duration).await?)
+    let change = |from: u8| Change {
+        from,
+        to: w,
+        reason: opts.reason.as_deref(),
+        total: opts.total,
+        dry_run: dry,
     };
-    let written = write(
-        client,
-        app,
-        &t,
-        Change {
-            from: current.weight,
-            to: w,
-            reason: opts.reason.as_deref(),
-            total: opts.total,
-            dry_run: dry,
-        },
-    )
-    .await;
-    if let Some(l) = lease {
-        l.release().await?;
-    }
-    let (got, warnings) = written?;
-    progress(&format!(
-        "{}: canary {}% → {w}%",
-        t.describe(app),
-        current.weight
-    ));
+    let (got, warnings, from) = if dry {
+        let (got, warnings) = write(client, app, &t, change(current.weight)).await?;
+        (got, warnings, current.weight)
+    } else {
+        // Read again under the lease: the first read may have caught another
+        // operation between its writes (the replica split writes two objects).
+        lock::with_lease(
+            client,
+            &app.namespace,
+            &app.name,
+            opts.lease_duration,
+            async {
+                let fresh = super::load(client, &app.namespace, &app.name).await?;
+                let t = traffic(client, &fresh, opts).await?;
+                let now = t.weight(&fresh).weight;
+                check_ready(&fresh, &t, w)?;
+                let (got, warnings) = write(client, &fresh, &t, change(now)).await?;
+                Ok((got, warnings, now))
+            },
+        )
+        .await?
+    };
+    progress(&format!("{}: canary {from}% → {w}%", t.describe(app)));
+    report.from = from;
     report.achieved = got.achieved;
     report.warnings = warnings;
     report.result = if dry { "dry-run" } else { "set" };

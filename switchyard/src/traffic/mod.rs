@@ -279,18 +279,7 @@ impl Traffic {
     }
 }
 
-/// A 409 on a guarded write: someone else changed the object since we read it.
-pub(crate) fn write_error(e: kube::Error, what: &str) -> anyhow::Error {
-    match e {
-        kube::Error::Api(s) if s.code == 409 => Error::new(
-            Exit::Conflict,
-            format!("{what} changed since it was read: another operation won the race"),
-        )
-        .hint("run the command again to act on the current state")
-        .into(),
-        e => anyhow::Error::new(e).context(format!("writing {what}")),
-    }
-}
+pub(crate) use crate::exit::write_error;
 
 /// PatchParams for a write, dry-run or not.
 pub(crate) fn params(dry_run: bool) -> kube::api::PatchParams {
