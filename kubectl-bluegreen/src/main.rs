@@ -71,18 +71,5 @@ fn main() {
     if let Command::Completion(c) = &cli.command {
         c.exit::<Cli>()
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let code = runtime.block_on(async {
-        tokio::select! {
-            r = run(cli) => match r {
-                Ok(code) => code.code(),
-                Err(e) => output::report_error(&e).code(),
-            },
-            code = cmd::interrupted() => code,
-        }
-    });
-    std::process::exit(code);
+    switchyard::cli::run_to_exit(run(cli))
 }

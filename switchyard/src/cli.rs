@@ -56,3 +56,26 @@ pub async fn interrupted() -> i32 {
     eprintln!("error: {name}; the app's lock was released");
     code
 }
+
+/// Runs a plugin's command on a current-thread runtime and exits with its
+/// code: errors reported as one `error:` line and a hint, SIGINT/SIGTERM
+/// releasing held leases first (130/143).
+pub fn run_to_exit<F>(work: F) -> !
+where
+    F: std::future::Future<Output = anyhow::Result<crate::exit::Exit>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = runtime.block_on(async {
+        tokio::select! {
+            r = work => match r {
+                Ok(code) => code.code(),
+                Err(e) => crate::output::report_error(&e).code(),
+            },
+            code = interrupted() => code,
+        }
+    });
+    std::process::exit(code);
+}

@@ -7,7 +7,7 @@ pub mod ramp;
 pub mod set;
 pub mod status;
 
-pub use switchyard::cli::{Out, duration, interrupted, progress};
+pub use switchyard::cli::{Out, duration, progress};
 
 use switchyard::traffic::Kind;
 
