@@ -1,6 +1,12 @@
 //! Deployments as workloads: ready for traffic or not, and what they run.
 
+use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::Client;
+use kube::api::{Api, ListParams};
+
+use crate::exit::{Error, Exit};
 
 /// Ready for traffic: the controller saw the current spec, and every replica is
 /// updated and available, with no old pods left. `Err` says what is missing.
@@ -46,4 +52,70 @@ pub fn images(d: &Deployment) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Services and Deployments of a namespace (or all): two LIST calls, however
+/// many apps there are.
+pub async fn list_objects(
+    client: &Client,
+    ns: Option<&str>,
+) -> Result<(Vec<Service>, Vec<Deployment>)> {
+    let (svc, dep): (Api<Service>, Api<Deployment>) = match ns {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let lp = ListParams::default();
+    let (s, d) = tokio::try_join!(svc.list(&lp), dep.list(&lp))
+        .context("listing Services and Deployments")?;
+    Ok((s.items, d.items))
+}
+
+/// Waits for Deployment `dname` to be healthy; a failure found early is exit 1
+/// naming pod and reason, the timeout is exit 124 with the last observed state.
+pub async fn wait_healthy(
+    client: &Client,
+    ns: &str,
+    dname: &str,
+    timeout: std::time::Duration,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<String> {
+    let mut on_change = |o: &crate::health::Observed| progress(&o.summary);
+    match crate::health::wait_for_deployment(client, ns, dname, timeout, &mut on_change).await? {
+        crate::health::Outcome::Healthy(o) => Ok(o.summary),
+        crate::health::Outcome::Failed(f, _) => {
+            let pod = f.pod.map(|p| format!("pod {p}: ")).unwrap_or_default();
+            Err(Error::new(
+                Exit::Failed,
+                format!("{dname} is failing: {pod}{}: {}", f.reason, f.message),
+            )
+            .hint(format!("kubectl describe deployment {dname} -n {ns}"))
+            .into())
+        }
+        crate::health::Outcome::TimedOut(o) => Err(Error::new(
+            Exit::Timeout,
+            format!(
+                "{dname} was not healthy within {}s: {}",
+                timeout.as_secs(),
+                o.summary
+            ),
+        )
+        .into()),
+    }
+}
+
+/// The image of container `container`, if the Deployment has it.
+pub fn container_image(d: &Deployment, container: &str) -> Option<String> {
+    d.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == container)?
+        .image
+        .clone()
 }

@@ -32,7 +32,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let conn = a.kube.connect().await?;
     let (client, ns) = (&conn.client, conn.namespace.as_str());
     let mut progress = log.progress();
-    let (services, deployments) = bluegreen::list_objects(client, Some(ns)).await?;
+    let (services, deployments) = switchyard::workload::list_objects(client, Some(ns)).await?;
     switchyard::names::check_app_name(&a.app)?;
     if let Ok(app) = bluegreen::resolve(&a.app, ns, &services, &deployments) {
         let opts = rollback::Options {

@@ -29,7 +29,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         ),
         None => {
             let ((s, d), objs) = tokio::try_join!(
-                switchyard::bluegreen::list_objects(&conn.client, ns),
+                switchyard::workload::list_objects(&conn.client, ns),
                 traffic::list(&conn.client, ns)
             )?;
             (canary::discover(&s, &d), objs)

@@ -81,19 +81,6 @@ pub fn pick_container(d: &Deployment, want: Option<&str>, app: &str) -> Result<S
     }
 }
 
-fn container_image(d: &Deployment, container: &str) -> Option<String> {
-    d.spec
-        .as_ref()?
-        .template
-        .spec
-        .as_ref()?
-        .containers
-        .iter()
-        .find(|c| c.name == container)?
-        .image
-        .clone()
-}
-
 /// The idle color's Deployment made from the active one: same spec, the other
 /// color in labels and selector, the new image.
 fn clone_for(
@@ -169,7 +156,7 @@ pub async fn run(
         ),
     };
     let unchanged = current.is_some_and(|d| {
-        container_image(d, &container).as_deref() == Some(opts.image.as_str())
+        crate::workload::container_image(d, &container).as_deref() == Some(opts.image.as_str())
             && d.spec.as_ref().and_then(|s| s.replicas) == Some(replicas)
     });
     let mut report = Report {

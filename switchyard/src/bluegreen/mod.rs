@@ -14,16 +14,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
-use kube::api::{Api, ListParams};
 use serde::Serialize;
 
 use crate::exit::{Error, Exit};
 use crate::history::History;
-pub use crate::workload::{images, readiness};
+pub use crate::workload::{images, list_objects, readiness, wait_healthy};
 
 /// Service annotation naming a color label other than `color`.
 pub const COLOR_LABEL_ANNOTATION: &str = "switchyard.dev/color-label";
@@ -272,25 +271,6 @@ pub fn discover(services: &[Service], deployments: &[Deployment]) -> Vec<App> {
     apps
 }
 
-/// Services and Deployments of a namespace (or all): two LIST calls, however
-/// many apps there are.
-pub async fn list_objects(
-    client: &Client,
-    ns: Option<&str>,
-) -> Result<(Vec<Service>, Vec<Deployment>)> {
-    let (svc, dep): (Api<Service>, Api<Deployment>) = match ns {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let lp = ListParams::default();
-    let (s, d) = tokio::try_join!(svc.list(&lp), dep.list(&lp))
-        .context("listing Services and Deployments")?;
-    Ok((s.items, d.items))
-}
-
 /// Loads app `name` in `ns`.
 pub async fn load(client: &Client, ns: &str, name: &str) -> Result<App> {
     crate::names::check_app_name(name)?;
@@ -316,39 +296,6 @@ pub async fn pick(client: &Client, ns: &str, name: Option<&str>) -> Result<App> 
                 .hint("name the app: kubectl bluegreen switch APP")
                 .into())
         }
-    }
-}
-
-/// Waits for Deployment `dname` to be healthy; a failure found early is exit 1
-/// naming pod and reason, the timeout is exit 124 with the last observed state.
-pub async fn wait_healthy(
-    client: &Client,
-    ns: &str,
-    dname: &str,
-    timeout: std::time::Duration,
-    progress: &mut (dyn FnMut(&str) + Send),
-) -> Result<String> {
-    let mut on_change = |o: &crate::health::Observed| progress(&o.summary);
-    match crate::health::wait_for_deployment(client, ns, dname, timeout, &mut on_change).await? {
-        crate::health::Outcome::Healthy(o) => Ok(o.summary),
-        crate::health::Outcome::Failed(f, _) => {
-            let pod = f.pod.map(|p| format!("pod {p}: ")).unwrap_or_default();
-            Err(Error::new(
-                Exit::Failed,
-                format!("{dname} is failing: {pod}{}: {}", f.reason, f.message),
-            )
-            .hint(format!("kubectl describe deployment {dname} -n {ns}"))
-            .into())
-        }
-        crate::health::Outcome::TimedOut(o) => Err(Error::new(
-            Exit::Timeout,
-            format!(
-                "{dname} was not healthy within {}s: {}",
-                timeout.as_secs(),
-                o.summary
-            ),
-        )
-        .into()),
     }
 }
 

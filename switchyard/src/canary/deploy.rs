@@ -55,13 +55,7 @@ pub async fn run(
     let container = pick_container(&app.canary, opts.container.as_deref(), &app.name)?;
     let current = super::replicas(&app.canary);
     let replicas = opts.replicas.unwrap_or(current.max(1));
-    let image_now = app
-        .canary
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.containers.iter().find(|c| c.name == container))
-        .and_then(|c| c.image.clone());
+    let image_now = crate::workload::container_image(&app.canary, &container);
     let mut report = Report {
         app: app.name.clone(),
         namespace: app.namespace.clone(),
@@ -86,7 +80,7 @@ pub async fn run(
             report.result = "updated";
         }
         if opts.wait {
-            report.observed = Some(crate::bluegreen::wait_healthy(client, &app.namespace, &name, opts.timeout, progress).await?);
+            report.observed = Some(crate::workload::wait_healthy(client, &app.namespace, &name, opts.timeout, progress).await?);
         }
         Ok::<_, anyhow::Error>(())
     })

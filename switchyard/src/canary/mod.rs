@@ -115,7 +115,7 @@ pub fn discover(services: &[Service], deployments: &[Deployment]) -> Vec<App> {
 /// Loads app `name`.
 pub async fn load(client: &Client, ns: &str, name: &str) -> Result<App> {
     crate::names::check_app_name(name)?;
-    let (services, deployments) = crate::bluegreen::list_objects(client, Some(ns)).await?;
+    let (services, deployments) = crate::workload::list_objects(client, Some(ns)).await?;
     Ok(resolve(name, ns, &services, &deployments)?)
 }
 
@@ -124,7 +124,7 @@ pub async fn pick(client: &Client, ns: &str, name: Option<&str>) -> Result<App> 
     if let Some(n) = name {
         return load(client, ns, n).await;
     }
-    let (services, deployments) = crate::bluegreen::list_objects(client, Some(ns)).await?;
+    let (services, deployments) = crate::workload::list_objects(client, Some(ns)).await?;
     let apps = discover(&services, &deployments);
     match apps.as_slice() {
         [one] => Ok(one.clone()),

@@ -96,7 +96,7 @@ pub async fn run(
                     report.images.join(", ")
                 ));
             }
-            crate::bluegreen::wait_healthy(client, &app.namespace, &stable, timeout, progress)
+            crate::workload::wait_healthy(client, &app.namespace, &stable, timeout, progress)
                 .await?;
             // Only now does traffic leave the canary.
             let now = super::load(client, &app.namespace, &app.name).await?;
