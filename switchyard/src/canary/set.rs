@@ -55,6 +55,18 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+/// The asked weight already holds (and, for the replica split, the asked
+/// total): `set` then writes nothing, before the lease and again under it.
+fn holds(app: &App, t: &Traffic, w: u8, opts: &Options) -> bool {
+    let total_changes = t.kind == Kind::Replicas
+        && opts
+            .total
+            .is_some_and(|n| n != super::replicas(&app.stable) + super::replicas(&app.canary));
+    t.weight(app).weight == w
+        && !total_changes
+        && !matches!(t.carrier, traffic::Carrier::NginxFromStable(_))
+}
+
 /// Finds the app's traffic provider (three LIST calls).
 pub async fn traffic(client: &Client, app: &App, opts: &Options) -> Result<Traffic> {
     let objs = traffic::list(client, Some(&app.namespace)).await?;
@@ -173,14 +185,7 @@ pub async fn run(
         result: "unchanged",
         warnings: Vec::new(),
     };
-    let total_changes = t.kind == Kind::Replicas
-        && opts
-            .total
-            .is_some_and(|n| n != super::replicas(&app.stable) + super::replicas(&app.canary));
-    if current.weight == w
-        && !total_changes
-        && !matches!(t.carrier, traffic::Carrier::NginxFromStable(_))
-    {
+    if holds(app, &t, w, opts) {
         return Ok(report);
     }
     if opts.total.is_some_and(|n| n < 1) {
@@ -199,9 +204,9 @@ pub async fn run(
         total: opts.total,
         dry_run: dry,
     };
-    let (got, warnings, from) = if dry {
+    let (got, warnings, from, written) = if dry {
         let (got, warnings) = write(client, app, &t, change(current.weight)).await?;
-        (got, warnings, current.weight)
+        (got, warnings, current.weight, true)
     } else {
         // Read again under the lease: the first read may have caught another
         // operation between its writes (the replica split writes two objects).
@@ -214,17 +219,27 @@ pub async fn run(
                 let fresh = super::load(client, &app.namespace, &app.name).await?;
                 let t = traffic(client, &fresh, opts).await?;
                 let now = t.weight(&fresh).weight;
+                // Another operation may have set it meanwhile: unchanged, no write.
+                if holds(&fresh, &t, w, opts) {
+                    return Ok((t.weight(&fresh), Vec::new(), now, false));
+                }
                 check_ready(&fresh, &t, w)?;
                 let (got, warnings) = write(client, &fresh, &t, change(now)).await?;
-                Ok((got, warnings, now))
+                Ok((got, warnings, now, true))
             },
         )
         .await?
     };
-    progress(&format!("{}: canary {from}% → {w}%", t.describe(app)));
     report.from = from;
     report.achieved = got.achieved;
     report.warnings = warnings;
-    report.result = if dry { "dry-run" } else { "set" };
+    report.result = match (dry, written) {
+        (true, _) => "dry-run",
+        (false, true) => "set",
+        (false, false) => "unchanged",
+    };
+    if written {
+        progress(&format!("{}: canary {from}% → {w}%", t.describe(app)));
+    }
     Ok(report)
 }
