@@ -165,6 +165,16 @@ pub async fn acquire(
         match api.create(&PostParams::default(), &fresh).await {
             Ok(l) => break l,
             Err(e) if is_api(&e, 409) => {}
+            // The lease is the first thing an operation touches: a 404 on create
+            // means the namespace does not exist.
+            Err(e) if is_api(&e, 404) => {
+                return Err(Error::new(
+                    Exit::Precondition,
+                    format!("namespace {ns} not found (creating Lease {name})"),
+                )
+                .hint("kubectl get namespaces; pick one with -n")
+                .into());
+            }
             Err(e) => return Err(e).with_context(|| format!("creating Lease {ns}/{name}")),
         }
         let current = match api.get(&name).await {

@@ -18,8 +18,10 @@ use switchyard::health::{
 const NS: &str = "default";
 /// Long enough never to be what ends a test that expects an early answer.
 const LONG: Duration = Duration::from_secs(60);
-/// The bound on "fails fast": far below LONG, far above what it takes.
-const FAST: Duration = Duration::from_secs(5);
+/// "Answered before the timeout", not a speed target (the benchmarks measure
+/// reaction times): half of LONG, so a wait that ran into LONG fails the test
+/// however loaded the machine is.
+const FAST: Duration = Duration::from_secs(30);
 
 struct Env {
     sandbox: Sandbox,
@@ -590,7 +592,7 @@ async fn wait_for_http_times_out_on_down() {
     assert_eq!(last.status, 503);
     assert_eq!(answers, [last], "the same answer is reported once");
     assert!(
-        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        took >= Duration::from_secs(1) && took < FAST,
         "took {took:?}"
     );
     // 200 ms doubling: tries at about 0, 0.2 and 0.6 s, not a busy loop.

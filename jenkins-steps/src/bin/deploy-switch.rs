@@ -59,7 +59,12 @@ fn parse_color(s: &str) -> Result<Color, String> {
 async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let conn = a.kube.connect().await?;
     let (client, ns) = (&conn.client, conn.namespace.as_str());
-    let app = bluegreen::load(client, ns, &a.app).await?;
+    // What served before, to go back to if the switch cannot be verified; without
+    // --rollback-on-failure the switch reads the app once, under its lease.
+    let before = match a.rollback_on_failure {
+        true => Some(bluegreen::load(client, ns, &a.app).await?.active),
+        false => None,
+    };
     let opts = switch::Options {
         to: a.to,
         reason: a.reason.clone(),
@@ -67,33 +72,33 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         ..switch::Options::default()
     };
     let mut progress = log.progress();
-    let switched = switch::run(client, &app, &opts, &mut progress).await;
-    let report = match switched {
-        Ok(r) => r,
-        Err(e) if a.rollback_on_failure => {
+    let switched = switch::run(client, ns, &a.app, &opts, &mut progress).await;
+    let report = match (switched, before) {
+        (Ok(r), _) => r,
+        (Err(e), Some(active)) => {
             // The switch may have happened before verification failed: put it back.
             let now = bluegreen::load(client, ns, &a.app).await?;
-            if now.active != app.active {
+            if now.active != active {
                 let back = switch::Options {
-                    to: Some(app.active),
+                    to: Some(active),
                     reason: Some("rollback: the switch could not be verified".into()),
                     ..switch::Options::default()
                 };
-                switch::run(client, &now, &back, &mut progress).await?;
+                switch::run(client, ns, &a.app, &back, &mut progress).await?;
                 let msg = format!(
                     "{}; rolled back to {}",
                     switchyard::output::one_line(&e),
-                    app.active
+                    active
                 );
                 return Ok(Outcome::failed(
                     Exit::Failed,
                     msg,
-                    json!({ "rolledBack": true, "to": app.active }),
+                    json!({ "rolledBack": true, "to": active }),
                 ));
             }
             return Err(e);
         }
-        Err(e) => return Err(e),
+        (Err(e), None) => return Err(e),
     };
     if report.result == "unchanged" {
         return Ok(Outcome::ok(
@@ -125,13 +130,12 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
                 answer.body.trim()
             );
             if a.rollback_on_failure {
-                let now = bluegreen::load(client, ns, &a.app).await?;
                 let back = switch::Options {
                     to: Some(report.from),
                     reason: Some(format!("rollback: GET {path} answered {}", answer.status)),
                     ..switch::Options::default()
                 };
-                switch::run(client, &now, &back, &mut progress).await?;
+                switch::run(client, ns, &a.app, &back, &mut progress).await?;
                 return Ok(Outcome::failed(
                     Exit::Failed,
                     format!("{what}; rolled back to {}", report.from),

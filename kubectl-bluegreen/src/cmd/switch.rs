@@ -47,7 +47,15 @@ pub fn parse_color(s: &str) -> Result<Color, String> {
 }
 
 pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
-    let app = bluegreen::pick(&conn.client, &conn.namespace, args.app.as_deref()).await?;
+    // A named app is read once, under the lease; only discovery needs a read first.
+    let name = match args.app {
+        Some(name) => name,
+        None => {
+            bluegreen::pick(&conn.client, &conn.namespace, None)
+                .await?
+                .name
+        }
+    };
     let opts = switch::Options {
         to: args.to,
         http: args.http.map(|path| switch::HttpCheck {
@@ -60,7 +68,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         ..switch::Options::default()
     };
     let mut progress = super::progress();
-    let report = switch::run(&conn.client, &app, &opts, &mut progress).await?;
+    let report = switch::run(&conn.client, &conn.namespace, &name, &opts, &mut progress).await?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
@@ -83,7 +91,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         scale::down_later(
             &conn.client,
             &conn.namespace,
-            &app.name,
+            &name,
             report.from,
             after,
             &mut progress,

@@ -290,8 +290,21 @@ fn api_calls_per_switch_are_bounded() {
     let c = TestCluster::demo();
     c.cluster().requests.reset();
     expect(&bluegreen(&c, &["switch", "web"]), 0);
-    let total = c.cluster().requests.total();
-    // 2 LIST to plan, lease create, 2 LIST again under the lease, Service,
-    // preview, EndpointSlice list, Event, lease delete.
-    assert!(total <= 10, "{}", c.cluster().requests.snapshot());
+    // The lease, one read (Services, Deployments) to plan on, the Service and
+    // the preview, one EndpointSlice list that verifies, the Event, the release.
+    let snapshot = c.cluster().requests.snapshot();
+    assert_eq!(
+        snapshot["counts"],
+        serde_json::json!({
+            "create leases": 1,
+            "list services": 1,
+            "list deployments": 1,
+            "patch services": 2,
+            "list endpointslices": 1,
+            "create events": 1,
+            "delete leases": 1,
+        }),
+        "{snapshot}"
+    );
+    assert_eq!(snapshot["total"], 8, "{snapshot}");
 }

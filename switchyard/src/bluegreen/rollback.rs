@@ -40,7 +40,6 @@ pub async fn run(
 ) -> Result<switch::Report> {
     let (ns, name) = (app.namespace.as_str(), app.name.as_str());
     let to = previous_color(app)?;
-    let mut app = app.clone();
     if to != app.active {
         let dname = app.deployment_name(to);
         let d = app.deployment(to).ok_or_else(|| {
@@ -72,11 +71,10 @@ pub async fn run(
                 super::wait_healthy(client, ns, &dname, opts.timeout, progress).await
             })
             .await?;
-            app = super::load(client, ns, name).await?;
         }
     }
     let mut sw = opts.switch.clone();
     sw.to = Some(to);
     sw.reason = Some(sw.reason.unwrap_or_else(|| "rollback".to_string()));
-    switch::run(client, &app, &sw, progress).await
+    switch::run(client, ns, name, &sw, progress).await
 }

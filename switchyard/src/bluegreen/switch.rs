@@ -1,7 +1,7 @@
 //! `switch`: point the Service at the other color, verified.
 //!
-//! Preconditions first (target exists, fully rolled out, optional HTTP check
-//! through the preview Service), then the Lease, then one write of the Service
+//! The Lease, then one read, then preconditions (target exists, fully rolled
+//! out, optional HTTP check through the preview Service), then one write of the Service
 //! guarded by the resourceVersion read, then the preview Service, then
 //! verification that the EndpointSlices list only target pods. A failed preview
 //! write switches the Service back, so Service and preview never select the
@@ -198,25 +198,37 @@ fn selector_patch(
     json!({ "metadata": meta, "spec": { "selector": { label: color.as_str() } } })
 }
 
-/// Switches `app` as `opts` says. `progress` gets a line per step.
+/// Switches the app named `name` as `opts` says. `progress` gets a line per step.
+///
+/// The lease comes first, then the one read the plan is made on: a read taken
+/// before the lease may catch another operation half done (between its two
+/// writes) or be outdated by the time the lease is ours, so it would have to be
+/// read again anyway. A dry run takes no lease: it writes nothing.
 pub async fn run(
     client: &Client,
-    app: &App,
+    ns: &str,
+    name: &str,
     opts: &Options,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report> {
-    plan_and_switch(client, app, opts, progress, false).await
+    crate::names::check_app_name(name)?;
+    if opts.dry_run.is_some() {
+        let app = super::load(client, ns, name).await?;
+        return plan_and_switch(client, &app, opts, progress).await;
+    }
+    lock::with_lease(client, ns, name, opts.lease_duration, async {
+        let app = super::load(client, ns, name).await?;
+        plan_and_switch(client, &app, opts, progress).await
+    })
+    .await
 }
 
-/// Validates on what was read (fail fast, no lock), then takes the lease,
-/// reads again and validates again before writing: the first read may have
-/// caught another operation's half-done switch, between its two writes.
+/// Validates every precondition on `app` (read under the lease), then writes.
 async fn plan_and_switch(
     client: &Client,
     app: &App,
     opts: &Options,
     progress: &mut (dyn FnMut(&str) + Send),
-    locked: bool,
 ) -> Result<Report> {
     let (ns, name) = (app.namespace.as_str(), app.name.as_str());
     let from = app.active;
@@ -343,13 +355,6 @@ async fn plan_and_switch(
         None => {}
     }
 
-    if !locked {
-        return lock::with_lease(client, ns, name, opts.lease_duration, async {
-            let fresh = super::load(client, ns, name).await?;
-            Box::pin(plan_and_switch(client, &fresh, opts, progress, true)).await
-        })
-        .await;
-    }
     write(client, app, &main_patch, from, to, progress).await?;
     report.result = "switched";
     progress(&format!(
