@@ -64,6 +64,13 @@ pub fn retryable_error(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// A request through the API server's proxy: the answer is the app's (a
+/// health endpoint answering 503), and the caller's check decides about it.
+pub fn is_proxy(uri: &http::Uri) -> bool {
+    let path = uri.path();
+    path.ends_with("/proxy") || path.contains("/proxy/")
+}
+
 /// `Retry-After` in seconds (what the API server sends), capped.
 pub fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
     let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
@@ -92,7 +99,7 @@ impl ReadRetry {
         req: &Request<Body>,
         result: &Result<Response<B>, BoxError>,
     ) -> Option<Duration> {
-        if req.method() != Method::GET {
+        if req.method() != Method::GET || is_proxy(req.uri()) {
             return None;
         }
         match result {
@@ -213,6 +220,16 @@ mod tests {
                 "{status}"
             );
         }
+        let mut proxied = request(Method::GET);
+        *proxied.uri_mut() = "/api/v1/namespaces/default/services/web:80/proxy/health"
+            .parse()
+            .unwrap();
+        let mut p = ReadRetry::default();
+        assert_eq!(
+            wait(&mut p, &mut proxied, &mut answer(503, None)),
+            None,
+            "the app's own 503 is for the health check to judge"
+        );
         let mut p = ReadRetry::default();
         let copy = copy(&mut p, &req).expect("a read is copied");
         assert_eq!(copy.uri(), req.uri());
