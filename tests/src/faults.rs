@@ -190,3 +190,28 @@ pub fn everything(c: &TestCluster) -> String {
     }
     Value::Array(all).to_string()
 }
+
+/// Moves a Lease's renewTime `secs` into the past (and its acquireTime
+/// twice as far), through the API as an admin would: as if its holder had
+/// stopped renewing that long ago.
+pub fn backdate_lease(c: &TestCluster, name: &str, secs: i64) {
+    let ago = |secs: i64| {
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_secs(secs))
+            .expect("a time in range")
+            .strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+            .to_string()
+    };
+    let patch = serde_json::json!({
+        "spec": { "acquireTime": ago(2 * secs), "renewTime": ago(secs) }
+    });
+    c.kubectl_ok(&[
+        "patch",
+        "lease",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        &patch.to_string(),
+    ]);
+}

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod deploy;
+mod faults;
 mod history;
 mod init;
 mod rollback;

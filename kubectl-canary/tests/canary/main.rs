@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod deploy;
+mod faults;
 mod gateway;
 mod istio;
 mod nginx;
