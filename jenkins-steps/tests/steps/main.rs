@@ -4,6 +4,7 @@ mod faults;
 mod health_wait;
 mod notify;
 mod rollback;
+mod secrets;
 mod switch;
 mod weight;
 

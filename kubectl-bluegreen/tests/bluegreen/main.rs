@@ -8,6 +8,7 @@ mod history;
 mod init;
 mod rollback;
 mod scale_down;
+mod secrets;
 mod status;
 mod switch;
 

@@ -9,6 +9,7 @@ mod istio;
 mod nginx;
 mod ramp;
 mod replicas;
+mod secrets;
 
 use std::process::Output;
 
