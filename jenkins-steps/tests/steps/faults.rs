@@ -203,6 +203,10 @@ fn a_refused_preview_patch_switches_back_and_records_nothing() {
         err.contains("web-preview") && err.contains("switched back"),
         "{err}"
     );
+    assert!(
+        !err.contains("Status {"),
+        "the API's message, not a debug dump: {err}"
+    );
     // The Service and the preview still select different colors: the pair is
     // as before, and so is the history that describes it.
     let svc = c.get_json(&["svc", "web"]);
