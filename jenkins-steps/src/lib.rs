@@ -14,7 +14,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use switchyard::exit::Exit;
 
-/// Flags every step takes.
+/// Flags every step takes. kubectl's `-v LEVEL` is not here: it comes with
+/// the connection flags (`switchyard::connect::KubeArgs`), and
+/// `deploy-notify`, which has none, flattens `switchyard::connect::Verbosity`
+/// itself; clap refuses one flag defined twice in a command.
 #[derive(clap::Args, Clone, Debug)]
 pub struct StepArgs {
     /// `json` prints the result document on stdout.

@@ -35,6 +35,11 @@ preferences: {{}}
 /// Writes `contents` to `path` readable by the owner only (it holds a token),
 /// through a temporary file so a reader never sees half a file.
 pub fn write(path: &Path, contents: &str) -> Result<()> {
+    write_bytes(path, contents.as_bytes())
+}
+
+/// [`write`] for any bytes (keys, certificates).
+pub fn write_bytes(path: &Path, contents: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating directory {}", dir.display()))?;
@@ -49,7 +54,7 @@ pub fn write(path: &Path, contents: &str) -> Result<()> {
         let mut f = opts
             .open(&tmp)
             .with_context(|| format!("writing kubeconfig {}", tmp.display()))?;
-        f.write_all(contents.as_bytes())?;
+        f.write_all(contents)?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("writing kubeconfig {}", path.display()))
 }

@@ -63,6 +63,11 @@ struct Serve {
         hide_env_values = true
     )]
     admin_token: Option<String>,
+    /// Keep the CA and serving certificate in this directory, reusing those
+    /// found there: restarted on the same --port, the sandbox is trusted by
+    /// the kubeconfigs written before.
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
     /// How long pods take to become Ready.
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     ready_delay: Duration,
@@ -102,6 +107,7 @@ async fn serve(args: Serve) -> Result<()> {
         faults: args.fault,
         admin_token: args.admin_token,
         readonly_token: args.readonly_token,
+        tls_dir: args.tls_dir,
         settings: Settings {
             ready_delay: args.ready_delay,
             ..Settings::default()

@@ -45,6 +45,9 @@ pub struct Options {
     /// Changes kept for watch resume; older resourceVersions get 410 Gone.
     pub history: usize,
     pub settings: Settings,
+    /// Keep the CA and serving certificate here, reusing those found: a
+    /// restart on the same port stays trusted by existing kubeconfigs.
+    pub tls_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             readonly_token: None,
             history: 10_000,
             settings: Settings::default(),
+            tls_dir: None,
         }
     }
 }
@@ -155,7 +159,10 @@ impl Sandbox {
             .await
             .with_context(|| format!("binding 127.0.0.1:{}", opts.port))?;
         let addr = listener.local_addr()?;
-        let tls = tls::generate()?;
+        let tls = match &opts.tls_dir {
+            Some(dir) => tls::load_or_generate(dir)?,
+            None => tls::generate()?,
+        };
         let admin_token = opts
             .admin_token
             .clone()

@@ -9,6 +9,31 @@ use kube::{Client, Config};
 
 use crate::exit::{Error, Exit};
 
+pub mod log;
+pub mod retry;
+
+/// kubectl's `-v`: how much to log on stderr.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Verbosity {
+    /// Log level: 6 logs each API request (method, URL, status, time), 8 also
+    /// response bodies. Credentials are never logged.
+    #[arg(
+        short = 'v',
+        long = "v",
+        global = true,
+        value_name = "LEVEL",
+        default_value_t = 0
+    )]
+    pub level: u8,
+}
+
+impl Verbosity {
+    /// Makes the level the process's (see [`log::level`]).
+    pub fn install(&self) {
+        log::set_level(self.level);
+    }
+}
+
 /// kubectl's connection flags, shared by every binary.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct KubeArgs {
@@ -36,6 +61,8 @@ pub struct KubeArgs {
     /// Timeout of a single API request, e.g. 30s (0: none).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_request_timeout)]
     pub request_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 fn parse_request_timeout(s: &str) -> Result<Duration, String> {
@@ -122,9 +149,29 @@ impl KubeArgs {
             .namespace
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
-        let client = Client::try_from(config).context("building the Kubernetes client")?;
+        self.verbosity.install();
+        let client = build_client(config, log::level())?;
         Ok(Connection { client, namespace })
     }
+}
+
+/// kube's client with our layers around it, outermost first: transport
+/// failures worded as one line naming the server (exit 5); bounded retries
+/// of reads ([`retry`]); a log line per attempt at `-v 6` ([`log`]). The
+/// buffer makes kube's (boxed, not cloneable) stack cloneable, as a retry
+/// needs.
+pub fn build_client(config: Config, level: u8) -> Result<Client> {
+    let server: std::sync::Arc<str> = log::origin(&config.cluster_url).into();
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .context("building the Kubernetes client")?
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&log::LogLayer {
+            level,
+            server: server.clone(),
+        })
+        .with_layer(&tower::retry::RetryLayer::new(retry::ReadRetry::default()))
+        .with_layer(&log::DescribeLayer { server });
+    Ok(builder.build())
 }
 
 fn home_kubeconfig_exists() -> bool {

@@ -40,7 +40,12 @@ pub async fn record(
         .create(&PostParams::default(), &event)
         .await
         .map(|_| ())
-        .map_err(|e| format!("could not record an Event for {name}: {e}"))
+        .map_err(|e| {
+            format!(
+                "could not record an Event for {name}: {}",
+                crate::output::one_line(&e.into())
+            )
+        })
 }
 
 /// A reference to a namespaced object, for `regarding`.

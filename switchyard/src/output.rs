@@ -171,6 +171,13 @@ pub fn one_line(err: &anyhow::Error) -> String {
             parts.push(s.message.clone());
             break;
         }
+        // The client stack's own errors (transport failures worded for people)
+        // come wrapped in kube's "ServiceError: ...": say them once, plainly.
+        if let Some(kube::Error::Service(inner)) = cause.downcast_ref::<kube::Error>()
+            && inner.is::<exit::Error>()
+        {
+            continue;
+        }
         let text = cause.to_string();
         // Causes often repeat their source's text; keep each once.
         if !parts.last().is_some_and(|p| p.contains(&text)) {

@@ -1,6 +1,8 @@
 //! End-to-end harness: a kube-sandbox on its own runtime, and the real binaries
 //! (kubectl, and Switchyard's own) run as processes against it, as a user runs them.
 
+pub mod faults;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;

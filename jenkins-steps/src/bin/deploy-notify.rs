@@ -45,9 +45,12 @@ struct Args {
     attempts: u32,
     #[command(flatten)]
     step: StepArgs,
+    #[command(flatten)]
+    verbosity: switchyard::connect::Verbosity,
 }
 
 async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
+    a.verbosity.install();
     let url = notify::url_from_env(&a.webhook_url_env)?;
     let mut n = Notification::from_env(a.status, a.message.clone());
     n.app = a.app.clone();

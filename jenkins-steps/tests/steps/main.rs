@@ -1,8 +1,10 @@
 //! The step executables as a Jenkins `sh` step runs them, against the sandbox.
 
+mod faults;
 mod health_wait;
 mod notify;
 mod rollback;
+mod secrets;
 mod switch;
 mod weight;
 

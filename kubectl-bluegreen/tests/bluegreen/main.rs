@@ -3,10 +3,12 @@
 
 mod bad_input;
 mod deploy;
+mod faults;
 mod history;
 mod init;
 mod rollback;
 mod scale_down;
+mod secrets;
 mod status;
 mod switch;
 

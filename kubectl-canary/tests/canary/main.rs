@@ -3,11 +3,13 @@
 
 mod bad_input;
 mod deploy;
+mod faults;
 mod gateway;
 mod istio;
 mod nginx;
 mod ramp;
 mod replicas;
+mod secrets;
 
 use std::process::Output;
 

@@ -424,6 +424,8 @@ async fn write(
             Ok(())
         }
         Err(preview_err) => {
+            // The API's message, not kube's Display (which appends a dump of the Status).
+            let preview_err = crate::output::one_line(&preview_err.into());
             // Put the Service back as it was, so both do not select `to`.
             let old: BTreeMap<String, Option<String>> =
                 [history::HISTORY, history::PREVIOUS, history::REVISION]
@@ -451,7 +453,8 @@ async fn write(
             let state = match reverted {
                 Ok(_) => format!("Service {name} was switched back to {from}; nothing changed"),
                 Err(e) => format!(
-                    "switching Service {name} back to {from} failed too ({e}); it selects {to} and {} selects {to}",
+                    "switching Service {name} back to {from} failed too ({}); it selects {to} and {} selects {to}",
+                    crate::output::one_line(&e.into()),
                     app.preview_name()
                 ),
             };

@@ -224,7 +224,22 @@ impl Run {
             HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION"))),
         );
 
-        let response = match tokio::time::timeout(timeout, client.request(request)).await {
+        let started = std::time::Instant::now();
+        let answered = tokio::time::timeout(timeout, client.request(request)).await;
+        if crate::connect::log::level() >= crate::connect::log::REQUESTS {
+            // As kubectl's -v 6 logs an API request, but never the URL's path
+            // or query: they carry the webhook's token.
+            let status = match &answered {
+                Ok(Ok(r)) => crate::connect::log::status_text(r.status()),
+                _ => String::new(),
+            };
+            crate::connect::log::line(&format!(
+                "POST {}/[redacted] {status} in {} milliseconds",
+                crate::connect::log::origin(&self.uri),
+                started.elapsed().as_millis()
+            ));
+        }
+        let response = match answered {
             Err(_) => {
                 return Attempt::Failed {
                     error: format!("the webhook did not answer within {}", human(timeout)),
