@@ -2,6 +2,7 @@
 
 mod health_wait;
 mod notify;
+mod races;
 mod rollback;
 mod switch;
 mod weight;

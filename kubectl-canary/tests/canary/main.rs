@@ -6,6 +6,7 @@ mod deploy;
 mod gateway;
 mod istio;
 mod nginx;
+mod races;
 mod ramp;
 mod replicas;
 
