@@ -217,18 +217,13 @@ pub fn wait_bounded(mut child: Child, deadline: Instant) -> Output {
                 let _ = child.kill();
                 let out = child.wait_with_output().expect("output");
                 panic!(
-                    "process {} did not finish in time; stderr: {}",
-                    child_id_note(&out),
+                    "a process did not finish in time; stderr: {}",
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     }
-}
-
-fn child_id_note(out: &Output) -> String {
-    format!("(status {:?})", out.status)
 }
 
 /// Sends `signal` (`TERM`, `INT`) to a child process.
@@ -276,5 +271,131 @@ impl TestCluster {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A process under test whose stderr is collected as it comes, so a test can
+/// wait for it to reach a point before signalling it.
+pub struct Running {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Spawns `cmd` with stdout discarded and stderr collected.
+    pub fn spawn(mut cmd: Command) -> Running {
+        use std::io::Read;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let mut pipe = child.stderr.take().expect("piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Running {
+            child,
+            stderr,
+            reader: Some(reader),
+        }
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (20 s at most) until its stderr contains `text`.
+    pub fn wait_for_stderr(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.stderr().contains(text) {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                panic!(
+                    "exited ({status}) before printing {text:?}: {}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never printed {text:?}: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `sig` (`TERM`, `INT`) and waits for the exit, at most `limit`
+    /// (killed and failed past it). Returns the exit code and all of stderr.
+    pub fn stop(mut self, sig: &str, limit: Duration) -> (Option<i32>, String) {
+        signal(&self.child, sig);
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("waitable") {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("no exit within {limit:?} of SIG{sig}: {}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        (status.code(), self.stderr())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no process behind.
+        if self.reader.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The signals an operation must stop cleanly on: name for `kill`, exit
+/// code, and the word its error line uses.
+pub const SIGNALS: [(&str, i32, &str); 2] =
+    [("TERM", 143, "terminated"), ("INT", 130, "interrupted")];
+
+impl TestCluster {
+    /// Makes a switch's verification hang: every EndpointSlice LIST answers
+    /// after a minute, so a switch sits between its writes and its end.
+    pub fn stall_endpointslice_lists(&self) {
+        self.cluster().faults.add(
+            kube_sandbox::faults::Fault::parse("latency=60s,verb=list,resource=endpointslices")
+                .expect("a fault spec"),
+        );
+    }
+
+    /// The colors Service `APP` and `APP-preview` select in `ns`, asserting
+    /// they differ: the consistent state every switch leaves.
+    pub fn consistent_colors(&self, ns: &str, app: &str) -> (String, String) {
+        let svc = self.object("", "services", ns, app).expect("the Service");
+        let preview = self
+            .object("", "services", ns, &format!("{app}-preview"))
+            .expect("the preview Service");
+        let (a, p) = (crate::selected_color(&svc), crate::selected_color(&preview));
+        assert!(a == "blue" || a == "green", "Service {app} selects {a:?}");
+        assert!(p == "blue" || p == "green", "{app}-preview selects {p:?}");
+        assert_ne!(a, p, "Service {app} and its preview select the same color");
+        (a, p)
     }
 }

@@ -4,6 +4,7 @@ mod health_wait;
 mod notify;
 mod races;
 mod rollback;
+mod signals;
 mod switch;
 mod weight;
 

@@ -7,6 +7,7 @@ mod history;
 mod init;
 mod rollback;
 mod scale_down;
+mod signals;
 mod status;
 mod switch;
 

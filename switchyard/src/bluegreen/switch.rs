@@ -350,7 +350,7 @@ async fn plan_and_switch(
         })
         .await;
     }
-    write(client, app, &main_patch, from, to, progress).await?;
+    lock::critical(write(client, app, &main_patch, from, to, progress)).await?;
     report.result = "switched";
     progress(&format!(
         "Service {name} now selects {to}; verifying EndpointSlices"
