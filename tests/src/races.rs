@@ -399,3 +399,99 @@ impl TestCluster {
         (a, p)
     }
 }
+
+/// The shape of every refusal: stderr is exactly one `error: …` line,
+/// optionally followed by one `hint: …` line (a step's log prefix
+/// `[time] step: ` allowed). Returns the error line without the prefix.
+pub fn one_error(stderr: &str) -> String {
+    let strip = |l: &str| -> String {
+        match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            Some((_, rest)) => rest.split_once(": ").map_or(rest, |(_, m)| m).to_string(),
+            None => l.to_string(),
+        }
+    };
+    let lines: Vec<String> = stderr.lines().map(strip).collect();
+    let shaped = match lines.as_slice() {
+        [e] => e.starts_with("error: "),
+        [e, h] => e.starts_with("error: ") && h.starts_with("hint: "),
+        _ => false,
+    };
+    assert!(
+        shaped,
+        "stderr is not one error line (and a hint):\n{stderr}"
+    );
+    lines[0].clone()
+}
+
+impl TestCluster {
+    /// A Switchyard binary with `args` only (no `--kubeconfig` added), no
+    /// KUBECONFIG and no Jenkins variables: for kubeconfig cases.
+    pub fn command_bare(&self, bin: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .env_remove("BUILD_URL")
+            .env_remove("JOB_NAME")
+            .env_remove("BUILD_NUMBER")
+            .args(args);
+        cmd
+    }
+
+    /// resourceVersion of every object in `namespaces`, by `ns/kind/name`.
+    pub fn snapshot(&self, namespaces: &[&str]) -> std::collections::BTreeMap<String, String> {
+        namespaces
+            .iter()
+            .flat_map(|ns| {
+                self.versions(ns)
+                    .into_iter()
+                    .map(move |(k, v)| (format!("{ns}/{k}"), v))
+            })
+            .collect()
+    }
+
+    /// Runs one bad-input case: exit `code`, nothing on stdout, one error
+    /// line containing `says` (and maybe a hint), every object in
+    /// `namespaces` unchanged, and no Lease left there.
+    pub fn refuses(&self, mut cmd: Command, code: i32, says: &str, namespaces: &[&str]) {
+        let what = format!("{:?}", cmd.get_args().collect::<Vec<_>>());
+        let before = self.snapshot(namespaces);
+        let out = crate::run(
+            {
+                cmd.stdin(Stdio::null());
+                cmd
+            },
+            None,
+        );
+        let (stdout, stderr) = crate::texts(&out);
+        assert_eq!(out.status.code(), Some(code), "{what}: exit code\n{stderr}");
+        assert!(stdout.is_empty(), "{what}: stdout {stdout}");
+        let err = one_error(&stderr);
+        eprintln!("{what} → {code}: {}", stderr.trim_end());
+        assert!(err.contains(says), "{what}: {err}");
+        let after = self.snapshot(namespaces);
+        assert_eq!(after, before, "{what} changed something");
+        assert!(
+            !after.keys().any(|k| k.contains("/leases/")),
+            "{what} left a Lease"
+        );
+    }
+
+    /// Kubeconfigs that cannot work, next to the good one: (`missing`: no
+    /// such file, `garbage`: not YAML, `closed`: a port nobody listens on).
+    pub fn bad_kubeconfigs(&self) -> (String, String, String) {
+        let missing = self.dir.join("no-such-kubeconfig");
+        let garbage = self.dir.join("garbage-kubeconfig");
+        std::fs::write(&garbage, "{{{ this: is: not: [yaml\n\t- at all").expect("written");
+        // A port that was free a moment ago: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let closed = self.dir.join("closed-kubeconfig");
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
+        let ours = self.sandbox().addr().port().to_string();
+        std::fs::write(&closed, text.replace(&ours, &port.to_string())).expect("written");
+        let s = |p: std::path::PathBuf| p.to_str().expect("utf-8").to_string();
+        (s(missing), s(garbage), s(closed))
+    }
+}

@@ -1,5 +1,6 @@
 //! The step executables as a Jenkins `sh` step runs them, against the sandbox.
 
+mod bad_input;
 mod health_wait;
 mod notify;
 mod races;

@@ -350,6 +350,7 @@ async fn plan_and_switch(
         })
         .await;
     }
+    app.check_preview()?;
     lock::critical(write(client, app, &main_patch, from, to, progress)).await?;
     report.result = "switched";
     progress(&format!(
