@@ -28,10 +28,15 @@ fn revision(svc: &Value) -> u64 {
 /// only moment Service and preview select the same color is between a
 /// switch's two writes — the very next Service event is the preview's fix.
 fn check_states(events: &[Seen], mut web: String, mut preview: String) -> usize {
-    let relevant: Vec<&Seen> = events
-        .iter()
-        .filter(|e| e.name() == "web" || e.name() == "web-preview")
-        .collect();
+    // No other Service changes: every event is one of the app's two.
+    let relevant: Vec<&Seen> = events.iter().collect();
+    for e in &relevant {
+        assert!(
+            e.name() == "web" || e.name() == "web-preview",
+            "{} changed",
+            e.name()
+        );
+    }
     let mut color_changes = 0;
     let mut last_revision = None;
     for (i, e) in relevant.iter().enumerate() {
