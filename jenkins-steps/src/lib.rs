@@ -111,12 +111,8 @@ where
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let ended = runtime.block_on(async {
-        tokio::select! {
-            r = body(log.clone()) => Ok(r),
-            code = switchyard::cli::interrupted() => Err(code),
-        }
-    });
+    let ended =
+        runtime.block_on(async { switchyard::cli::until_signalled(body(log.clone())).await });
     let (outcome, code) = match ended {
         Ok(Ok(o)) => {
             let code = o.exit.code();
@@ -140,22 +136,15 @@ where
             )
         }
         // The signal handler released the leases; keep the conventional code.
-        Err(code) => {
-            let what = if code == 130 {
-                "interrupted"
-            } else {
-                "terminated"
-            };
-            (
-                Outcome {
-                    exit: Exit::Failed,
-                    summary: what.into(),
-                    result: Value::Null,
-                    error: Some((what.into(), None)),
-                },
-                code,
-            )
-        }
+        Err((code, what)) => (
+            Outcome {
+                exit: Exit::Failed,
+                summary: what.clone(),
+                result: Value::Null,
+                error: Some((what, None)),
+            },
+            code,
+        ),
     };
     match &outcome.error {
         Some((message, hint)) => {

@@ -37,24 +37,44 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     crate::connect::parse_duration(s)
 }
 
-/// Resolves on SIGINT or SIGTERM with the conventional exit code (130, 143),
-/// once the leases this process holds are released. Every write is a single
-/// request, so stopping between two leaves a state the next run reads as is.
-pub async fn interrupted() -> i32 {
+/// How long a signalled process lets a write sequence in progress finish.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `work` to its end, or until SIGINT or SIGTERM. On a signal, a write
+/// sequence in progress (`lock::critical`, e.g. a switch's Service and preview
+/// writes) may finish, for `GRACE` at most, so the app is left in a state the
+/// next run reads as is; then the work is dropped and the leases this process
+/// holds are released. A signal gives the conventional exit code (130, 143)
+/// and the message to report (the caller prints it: one error line).
+pub async fn until_signalled<F: std::future::Future>(work: F) -> Result<F::Output, (i32, String)> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) else {
-        return std::future::pending().await;
+        return Ok(work.await);
     };
+    // Boxed, so that dropping it below really ends the work before the release.
+    let mut work = Box::pin(work);
     let (code, name) = tokio::select! {
+        r = work.as_mut() => return Ok(r),
         _ = int.recv() => (130, "interrupted"),
         _ = term.recv() => (143, "terminated"),
     };
-    crate::lock::release_all().await;
-    eprintln!("error: {name}; the app's lock was released");
-    code
+    if crate::lock::in_critical() {
+        // The work keeps running only until its write sequence is done.
+        tokio::select! {
+            _ = work.as_mut() => {}
+            _ = crate::lock::critical_done() => {}
+            _ = tokio::time::sleep(GRACE) => {}
+        }
+    }
+    drop(work);
+    let message = match crate::lock::release_all().await {
+        0 => name.to_string(),
+        _ => format!("{name}; the app's lock was released"),
+    };
+    Err((code, message))
 }
 
 /// Runs a plugin's command on a current-thread runtime and exits with its
@@ -69,12 +89,13 @@ where
         .build()
         .expect("a tokio runtime");
     let code = runtime.block_on(async {
-        tokio::select! {
-            r = work => match r {
-                Ok(code) => code.code(),
-                Err(e) => crate::output::report_error(&e).code(),
-            },
-            code = interrupted() => code,
+        match until_signalled(work).await {
+            Ok(Ok(code)) => code.code(),
+            Ok(Err(e)) => crate::output::report_error(&e).code(),
+            Err((code, message)) => {
+                eprintln!("error: {message}");
+                code
+            }
         }
     });
     std::process::exit(code);

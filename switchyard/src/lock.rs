@@ -54,11 +54,52 @@ async fn delete_if_ours(api: &Api<Lease>, name: &str, rv: String) -> Result<()> 
 
 /// Releases every lease this process still holds: for signal handlers, so an
 /// interrupted operation leaves no lock behind for its lease duration.
-pub async fn release_all() {
+/// Returns how many it held.
+pub async fn release_all() -> usize {
     let leases: Vec<_> = held().drain(..).collect();
+    let count = leases.len();
     for (api, name, rv) in leases {
         let rv = rv.lock().map(|r| r.clone()).unwrap_or_default();
         let _ = delete_if_ours(&api, &name, rv).await;
+    }
+    count
+}
+
+/// Write sequences in progress (see `critical`), and a wake-up when one ends.
+static CRITICAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static CRITICAL_ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Runs `writes`, a sequence that leaves the app half-changed if stopped in
+/// the middle (a switch's Service then preview write): a signal lets it
+/// finish before the process stops (`cli::until_signalled`).
+pub async fn critical<F: std::future::Future>(writes: F) -> F::Output {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            CRITICAL.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            CRITICAL_ENDED.notify_waiters();
+        }
+    }
+    CRITICAL.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _leave = Leave;
+    writes.await
+}
+
+/// Whether a `critical` write sequence is running.
+pub fn in_critical() -> bool {
+    CRITICAL.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Resolves once no `critical` write sequence is running.
+pub async fn critical_done() {
+    loop {
+        let ended = CRITICAL_ENDED.notified();
+        let mut ended = std::pin::pin!(ended);
+        ended.as_mut().enable();
+        if !in_critical() {
+            return;
+        }
+        ended.await;
     }
 }
 

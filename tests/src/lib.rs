@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube_sandbox::{Cluster, Options, Sandbox, Settings};
+
+mod races;
+pub use races::{Recorder, Running, SIGNALS, Seen, one_error, run_all, signal, wait_bounded};
 use serde_json::Value;
 
 /// A running sandbox with a kubeconfig on disk, owned by one test.

@@ -118,11 +118,17 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         .hint("name one with --service")
         .into());
     }
-    log.line(&format!(
-        "waiting for Deployment {deployment} (timeout {}s)",
-        a.step.timeout.as_secs()
-    ));
-    let mut on_change = |o: &health::Observed| log.line(&o.summary);
+    // Announced once the Deployment is found: a missing one is just an error.
+    let mut announced = false;
+    let mut on_change = |o: &health::Observed| {
+        if !std::mem::replace(&mut announced, true) {
+            log.line(&format!(
+                "waiting for Deployment {deployment} (timeout {}s)",
+                a.step.timeout.as_secs()
+            ));
+        }
+        log.line(&o.summary)
+    };
     let outcome = health::wait_for_deployment(
         &conn.client,
         &conn.namespace,

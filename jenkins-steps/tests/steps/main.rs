@@ -1,10 +1,13 @@
 //! The step executables as a Jenkins `sh` step runs them, against the sandbox.
 
+mod bad_input;
 mod faults;
 mod health_wait;
 mod notify;
+mod races;
 mod rollback;
 mod secrets;
+mod signals;
 mod switch;
 mod weight;
 

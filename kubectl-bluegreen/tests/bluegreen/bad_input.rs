@@ -129,3 +129,43 @@ fn unreachable_cluster_is_exit_5() {
         "{stderr}"
     );
 }
+
+/// The rest of the matrix, strictly: one `error:` line and at most one
+/// `hint:` line, the documented code, nothing changed, no Lease left.
+#[test]
+fn the_bad_input_table() {
+    let c = TestCluster::demo();
+    // A Deployment with two containers: `deploy` must be told which one.
+    c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: duo}\nspec: {selector: {app: duo, color: blue}, ports: [{port: 80}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: duo-blue}\nspec:\n  selector: {matchLabels: {app: duo, color: blue}}\n  template:\n    metadata: {labels: {app: duo, color: blue}}\n    spec: {containers: [{name: app, image: 'duo:1'}, {name: sidecar, image: 'proxy:1'}]}\n");
+    c.settle();
+    let long = "a".repeat(254);
+    let (missing, garbage, closed) = c.bad_kubeconfigs();
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["status", "WEB"], 2, "invalid app name"),
+        (vec!["switch", &long], 2, "invalid app name"),
+        (vec!["rollback", "Web_App"], 2, "invalid app name"),
+        (vec!["switch", "web", "--verify-timeout", "5x"], 2, "invalid duration"),
+        (vec!["switch", "web", "--verify-timeout=-1s"], 2, "invalid duration"),
+        (vec!["switch", "web", "--verify-timeout", ""], 2, "duration"),
+        (vec!["deploy", "web", "--image", "x:1", "--wait", "--timeout", "5x"], 2, "invalid duration"),
+        (vec!["switch", "web", "--frobnicate"], 2, "--frobnicate"),
+        (vec!["status", "-o", "xml"], 2, "xml"),
+        (vec!["deploy", "duo", "--image", "duo:2"], 2, "--container"),
+        (vec!["deploy", "web", "--image", "x:1", "--container", "nope"], 2, "nope"),
+        (vec!["switch", "web", "-n", "nowhere"], 3, "nowhere"),
+        (vec!["switch", "web", "--context", "nope"], 5, "nope"),
+        (vec!["switch", "web", "--kubeconfig", &missing], 5, ""),
+        (vec!["switch", "web", "--kubeconfig", &garbage], 5, ""),
+        (vec!["switch", "web", "--kubeconfig", &closed, "--request-timeout", "5s"], 5, ""),
+    ];
+    for (args, code, says) in cases {
+        // A --kubeconfig of the case's own replaces the sandbox's.
+        let cmd = if args.contains(&"--kubeconfig") {
+            c.command_bare(crate::BIN, &args)
+        } else {
+            c.command(crate::BIN, &args, &[])
+        };
+        c.refuses(cmd, code, says, &["default"]);
+    }
+}

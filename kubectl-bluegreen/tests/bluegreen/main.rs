@@ -9,6 +9,7 @@ mod init;
 mod rollback;
 mod scale_down;
 mod secrets;
+mod signals;
 mod status;
 mod switch;
 

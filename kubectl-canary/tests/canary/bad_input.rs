@@ -83,3 +83,50 @@ fn two_providers_ask_which() {
         0,
     );
 }
+
+/// The rest of the matrix, strictly: one `error:` line and at most one
+/// `hint:` line, the documented code, nothing changed, no Lease left.
+#[test]
+fn the_bad_input_table() {
+    let c = TestCluster::demo();
+    // A rule with a third backend: two weights no longer make the share.
+    c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: shop-legacy}\nspec: {selector: {app: shop, track: stable}, ports: [{port: 80}]}\n");
+    c.settle();
+    let long = "a".repeat(254);
+    let (missing, garbage, closed) = c.bad_kubeconfigs();
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["set", "12.5", "shop"], 2, "invalid weight"),
+        (vec!["set", "30", "Shop_1"], 2, "invalid app name"),
+        (vec!["status", "SHOP"], 2, "invalid app name"),
+        (vec!["set", "30", &long], 2, "invalid app name"),
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause", "5x"], 2, "invalid duration"),
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause=-1s"], 2, "invalid duration"),
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause", ""], 2, "duration"),
+        (vec!["ramp", "shop", "--steps", "10,101", "--pause", "1s"], 2, "invalid weight \"101\""),
+        (vec!["set", "30", "shop", "--frobnicate"], 2, "--frobnicate"),
+        (vec!["promote", "Shop_1"], 2, "invalid app name"),
+        (vec!["abort", "shop", "--frobnicate"], 2, "--frobnicate"),
+        (vec!["set", "30", "shop", "-n", "nowhere"], 3, "nowhere"),
+        (vec!["set", "30", "shop", "--context", "nope"], 5, "nope"),
+        (vec!["set", "30", "shop", "--kubeconfig", &missing], 5, ""),
+        (vec!["set", "30", "shop", "--kubeconfig", &garbage], 5, ""),
+        (vec!["set", "30", "shop", "--kubeconfig", &closed, "--request-timeout", "5s"], 5, ""),
+    ];
+    for (args, code, says) in &cases {
+        let cmd = if args.contains(&"--kubeconfig") {
+            c.command_bare(crate::BIN, args)
+        } else {
+            c.command(crate::BIN, args, &[])
+        };
+        c.refuses(cmd, *code, says, &["default"]);
+    }
+    c.kubectl_ok(&["patch", "httproute", "shop", "--type", "json", "-p",
+        r#"[{"op":"add","path":"/spec/rules/0/backendRefs/-","value":{"name":"shop-legacy","port":80,"weight":10}}]"#]);
+    c.refuses(
+        c.command(crate::BIN, &["set", "30", "shop"], &[]),
+        3,
+        "shop-legacy",
+        &["default"],
+    );
+}

@@ -97,39 +97,3 @@ fn a_route_without_the_canary_backend_is_named() {
     );
     assert_eq!(c.versions("default"), before);
 }
-
-#[test]
-fn concurrent_sets_keep_weights_summing_to_100() {
-    let c = TestCluster::demo();
-    let weights = ["10", "20", "30", "40", "50", "60", "70", "80", "90", "100"];
-    let outs: Vec<_> = std::thread::scope(|s| {
-        let hs: Vec<_> = weights
-            .iter()
-            .map(|w| s.spawn(|| canary(&c, &["set", w, "shop"])))
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    for o in &outs {
-        let code = o.status.code();
-        assert!(
-            code == Some(0) || code == Some(4),
-            "{:?}",
-            switchyard_e2e::texts(o)
-        );
-    }
-    let (s, k) = route_weights(&c);
-    assert_eq!(s + k, 100);
-    assert!(
-        weights.contains(&k.to_string().as_str()),
-        "final weight {k} was asked for"
-    );
-    assert!(
-        c.object(
-            "coordination.k8s.io",
-            "leases",
-            "default",
-            "switchyard-shop"
-        )
-        .is_none()
-    );
-}

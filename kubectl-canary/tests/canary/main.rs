@@ -7,6 +7,7 @@ mod faults;
 mod gateway;
 mod istio;
 mod nginx;
+mod races;
 mod ramp;
 mod replicas;
 mod secrets;

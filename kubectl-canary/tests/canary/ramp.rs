@@ -75,63 +75,30 @@ fn a_failing_canary_ends_the_ramp_at_weight_zero_with_exit_1() {
     );
 }
 
+/// A signal mid-ramp: a bounded stop with the signal's code, the weight at
+/// the last step reached (summing to 100), and no Lease left.
 #[test]
-fn sigterm_mid_ramp_stops_at_a_step_weight_and_releases_the_lease() {
-    let c = TestCluster::demo();
-    let child = std::process::Command::new(crate::BIN)
-        .args([
-            "ramp",
-            "--steps",
-            "10,50,100",
-            "--pause",
-            "30s",
-            "--kubeconfig",
-        ])
-        .arg(&c.kubeconfig)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while route_weights(&c).1 != 10 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first step never came"
+fn a_signal_mid_ramp_stops_at_a_step_weight_and_releases_the_lease() {
+    for (sig, code, word) in switchyard_e2e::SIGNALS {
+        let c = TestCluster::demo();
+        let run = switchyard_e2e::Running::spawn(c.command(
+            crate::BIN,
+            &["ramp", "--steps", "10,50,100", "--pause", "30s"],
+            &[],
+        ));
+        c.poll("the first step", |c| route_weights(c).1 == 10);
+        assert!(c.lease_held("default", "shop"));
+        let (got, stderr) = run.stop(sig, std::time::Duration::from_secs(10));
+        assert_eq!(got, Some(code), "SIG{sig}: {stderr}");
+        assert_eq!(
+            route_weights(&c),
+            (90, 10),
+            "SIG{sig}: stopped at the step it had reached"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!c.lease_held("default", "shop"), "SIG{sig} left the lease");
+        assert!(
+            crate::error_line(&stderr).starts_with(&format!("error: {word}")),
+            "{stderr}"
+        );
     }
-    assert!(
-        c.object(
-            "coordination.k8s.io",
-            "leases",
-            "default",
-            "switchyard-shop"
-        )
-        .is_some()
-    );
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143));
-    assert_eq!(
-        route_weights(&c),
-        (90, 10),
-        "stopped at the step it had reached"
-    );
-    assert!(
-        c.object(
-            "coordination.k8s.io",
-            "leases",
-            "default",
-            "switchyard-shop"
-        )
-        .is_none()
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: terminated"), "{stderr}");
 }

@@ -115,6 +115,28 @@ impl App {
         let sel = self.preview.as_ref()?.spec.as_ref()?.selector.as_ref()?;
         sel.get(&self.color_label)?.parse().ok()
     }
+
+    /// A preview that selects the active color is not a state a switch
+    /// leaves (it may be a run killed between its two writes): refused, with
+    /// the one-line fix, rather than guessed at. Checked under the lease.
+    pub fn check_preview(&self) -> Result<(), Error> {
+        if self.preview_color() != Some(self.active) {
+            return Ok(());
+        }
+        let (ns, preview) = (&self.namespace, self.preview_name());
+        Err(Error::new(
+            Exit::Precondition,
+            format!(
+                "Service {} and {preview} both select {}; the preview must select the idle color",
+                self.name, self.active
+            ),
+        )
+        .hint(format!(
+            "kubectl patch service {preview} -n {ns} -p '{{\"spec\":{{\"selector\":{{\"{}\":\"{}\"}}}}}}'",
+            self.color_label,
+            self.idle()
+        )))
+    }
 }
 
 fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {

@@ -247,6 +247,7 @@ async fn plan_and_switch(
     if to == from {
         return Ok(report);
     }
+    app.check_preview()?;
 
     // Preconditions: nothing is written unless every one holds.
     let target_name = app.deployment_name(to);
@@ -355,7 +356,7 @@ async fn plan_and_switch(
         None => {}
     }
 
-    write(client, app, &main_patch, from, to, progress).await?;
+    lock::critical(write(client, app, &main_patch, from, to, progress)).await?;
     report.result = "switched";
     progress(&format!(
         "Service {name} now selects {to}; verifying EndpointSlices"

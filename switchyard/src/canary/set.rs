@@ -133,7 +133,8 @@ pub async fn write(
         build: history::build_url(),
     });
     let annotations: BTreeMap<String, String> = hist.annotations();
-    let got = t.set(client, app, w, &annotations, total, dry_run).await?;
+    // Several objects for some providers (the replica split's two Deployments).
+    let got = lock::critical(t.set(client, app, w, &annotations, total, dry_run)).await?;
     let mut warnings = Vec::new();
     if !dry_run {
         let r = event::reference(

@@ -53,6 +53,43 @@ pub fn detect(app: &App, routes: &[DynamicObject]) -> Option<Carrier> {
     (!found.is_empty()).then_some(Carrier::Gateway(found))
 }
 
+/// A rule that names both Services must name nothing else: with a third
+/// backend, the two weights no longer make the canary's share.
+pub fn check_rules(app: &App, routes: &[DynamicObject]) -> Result<(), Error> {
+    let Some((stable, canary)) = services(app) else {
+        return Ok(());
+    };
+    for r in routes {
+        for rule in rules(r)
+            .iter()
+            .filter(|rule| refs_both(rule, stable, &canary))
+        {
+            let others: Vec<&str> = rule["backendRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|b| !names_service(b, stable) && !names_service(b, &canary))
+                .map(|b| b["name"].as_str().unwrap_or("?"))
+                .collect();
+            if !others.is_empty() {
+                let name = r.metadata.name.as_deref().unwrap_or("");
+                return Err(Error::new(
+                    Exit::Precondition,
+                    format!(
+                        "HTTPRoute {name} also sends the traffic of {stable} and {canary} to {}, so a weight cannot be set",
+                        others.join(", ")
+                    ),
+                )
+                .hint(format!(
+                    "give {} a rule of its own; the rule with {stable} and {canary} must have just those two backends",
+                    others.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Why `--provider gateway` cannot work, naming the route that is closest.
 pub fn why_not(app: &App, routes: &[DynamicObject]) -> Error {
     let Some((stable, canary)) = services(app) else {

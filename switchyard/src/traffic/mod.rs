@@ -165,7 +165,7 @@ pub fn detect(
     .into_iter()
     .flatten()
     .collect();
-    match forced {
+    let t = match forced {
         Some(kind) => match candidates.into_iter().find(|c| c.kind == kind) {
             Some(t) => Ok(t),
             None => Err(match kind {
@@ -191,7 +191,11 @@ pub fn detect(
                     .hint(format!("pick one: --provider {}", names[0])))
             }
         },
+    }?;
+    if let Carrier::Gateway(routes) = &t.carrier {
+        gateway::check_rules(app, routes)?;
     }
+    Ok(t)
 }
 
 impl Traffic {

@@ -1,0 +1,210 @@
+//! Bad input to the five steps, as a table: the documented exit code, one
+//! `error:` line (and a hint) in the log, nothing on stdout, every object of
+//! the namespace unchanged and no Lease left.
+
+use switchyard_e2e::TestCluster;
+
+const SWITCH: &str = env!("CARGO_BIN_EXE_deploy-switch");
+const WEIGHT: &str = env!("CARGO_BIN_EXE_deploy-weight");
+const HEALTH_WAIT: &str = env!("CARGO_BIN_EXE_deploy-health-wait");
+const ROLLBACK: &str = env!("CARGO_BIN_EXE_deploy-rollback");
+const NOTIFY: &str = env!("CARGO_BIN_EXE_deploy-notify");
+
+/// Apps in unexpected shapes, next to the demo's.
+const ODD_SHAPES: &str = r#"
+# A Service that selects nothing: no color to switch from.
+apiVersion: v1
+kind: Service
+metadata: {name: bare}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bare-blue}
+spec:
+  selector: {matchLabels: {app: bare, color: blue}}
+  template:
+    metadata: {labels: {app: bare, color: blue}}
+    spec: {containers: [{name: bare, image: 'bare:1'}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bare-green}
+spec:
+  selector: {matchLabels: {app: bare, color: green}}
+  template:
+    metadata: {labels: {app: bare, color: green}}
+    spec: {containers: [{name: bare, image: 'bare:1'}]}
+---
+# Service and preview both select blue.
+apiVersion: v1
+kind: Service
+metadata: {name: twin}
+spec: {selector: {app: twin, color: blue}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: twin-preview}
+spec: {selector: {app: twin, color: blue}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: twin-blue}
+spec:
+  selector: {matchLabels: {app: twin, color: blue}}
+  template:
+    metadata: {labels: {app: twin, color: blue}}
+    spec: {containers: [{name: twin, image: 'twin:1'}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: twin-green}
+spec:
+  selector: {matchLabels: {app: twin, color: green}}
+  template:
+    metadata: {labels: {app: twin, color: green}}
+    spec: {containers: [{name: twin, image: 'twin:1'}]}
+---
+# A canary HTTPRoute rule with a third backend.
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cart}
+spec:
+  selector: {matchLabels: {app: cart, track: stable}}
+  template:
+    metadata: {labels: {app: cart, track: stable}}
+    spec: {containers: [{name: cart, image: 'cart:1'}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cart-canary}
+spec:
+  selector: {matchLabels: {app: cart, track: canary}}
+  template:
+    metadata: {labels: {app: cart, track: canary}}
+    spec: {containers: [{name: cart, image: 'cart:2'}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart}
+spec: {selector: {app: cart, track: stable}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart-canary}
+spec: {selector: {app: cart, track: canary}, ports: [{port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart}
+spec:
+  rules:
+  - backendRefs:
+    - {name: cart, port: 80, weight: 80}
+    - {name: cart-canary, port: 80, weight: 10}
+    - {name: cart-legacy, port: 80, weight: 10}
+"#;
+
+#[test]
+fn bad_input_to_the_steps_changes_nothing() {
+    let c = TestCluster::demo();
+    c.apply(ODD_SHAPES);
+    c.settle();
+    let long = "a".repeat(254);
+    let (missing, garbage, closed) = c.bad_kubeconfigs();
+    let notify = |rest: &[&'static str]| {
+        let mut a = vec![
+            "--provider",
+            "slack",
+            "--webhook-url-env",
+            "SWITCHYARD_TEST_UNSET",
+        ];
+        a.extend_from_slice(rest);
+        a
+    };
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+        // Names that are not DNS-1123 labels.
+        (SWITCH, vec!["--app", "Web_App"], 2, "invalid app name"),
+        (SWITCH, vec!["--app", "WEB"], 2, "invalid app name"),
+        (SWITCH, vec!["--app", &long], 2, "invalid app name"),
+        (WEIGHT, vec!["--app", "Shop_1", "--weight", "30"], 2, "invalid app name"),
+        (HEALTH_WAIT, vec!["--app", "Web_App", "--color", "green"], 2, "invalid app name"),
+        (ROLLBACK, vec!["--app", "WEB"], 2, "invalid app name"),
+        // Weights.
+        (WEIGHT, vec!["--app", "shop", "--weight", "-1"], 2, "invalid weight"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "101"], 2, "invalid weight"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "abc"], 2, "invalid weight"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "12.5"], 2, "invalid weight"),
+        (WEIGHT, vec!["--app", "shop", "--steps", "10,abc", "--pause", "1s"], 2, "invalid"),
+        // Durations.
+        (SWITCH, vec!["--app", "web", "--check-timeout", "5x"], 2, "invalid duration"),
+        (SWITCH, vec!["--app", "web", "--check-timeout=-1s"], 2, "invalid duration"),
+        (SWITCH, vec!["--app", "web", "--check-timeout", ""], 2, "duration"),
+        (WEIGHT, vec!["--app", "shop", "--steps", "10,50", "--pause", "5x"], 2, "invalid duration"),
+        (HEALTH_WAIT, vec!["--app", "web", "--color", "green", "--timeout=-1s"], 2, "invalid duration"),
+        // Unknown flags and values.
+        (SWITCH, vec!["--app", "web", "--frobnicate"], 2, "--frobnicate"),
+        (SWITCH, vec!["--app", "web", "--to", "purple"], 2, "not a color"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--provider", "carrier-pigeon"], 2, "carrier-pigeon"),
+        (HEALTH_WAIT, vec!["--app", "web", "--color", "green", "-o", "yaml"], 2, "yaml"),
+        // Apps, namespaces and contexts that do not exist.
+        (SWITCH, vec!["--app", "nope"], 3, "nope"),
+        (WEIGHT, vec!["--app", "nope", "--weight", "30"], 3, "nope"),
+        (ROLLBACK, vec!["--app", "nope"], 3, "nope"),
+        (HEALTH_WAIT, vec!["--deployment", "nope"], 3, "nope"),
+        (SWITCH, vec!["--app", "web", "-n", "nowhere"], 3, "nowhere"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--context", "nope"], 5, "nope"),
+        // Objects in unexpected shapes.
+        (SWITCH, vec!["--app", "bare"], 3, "bare"),
+        (SWITCH, vec!["--app", "twin"], 3, "twin-preview"),
+        (WEIGHT, vec!["--app", "cart", "--weight", "30"], 3, "cart-legacy"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--provider", "istio"], 3, "VirtualService"),
+        (ROLLBACK, vec!["--app", "web"], 3, "nothing to roll back to"),
+    ];
+    let mut failed = Vec::new();
+    for (bin, args, code, says) in cases {
+        let run = || c.refuses(c.command(bin, &args, &[]), code, says, &["default"]);
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+            failed.push(format!("{bin} {args:?}"));
+        }
+    }
+    // Kubeconfigs that cannot work: exit 5, whatever the step.
+    for bin in [SWITCH, WEIGHT, HEALTH_WAIT, ROLLBACK] {
+        let app = if bin == WEIGHT { "shop" } else { "web" };
+        for kc in [&missing, &garbage, &closed] {
+            let mut args = vec![
+                "--kubeconfig",
+                kc.as_str(),
+                "--app",
+                app,
+                "--request-timeout",
+                "5s",
+            ];
+            match bin {
+                WEIGHT => args.extend(["--weight", "30"]),
+                HEALTH_WAIT => args.extend(["--color", "green"]),
+                _ => {}
+            }
+            let run = || c.refuses(c.command_bare(bin, &args), 5, "", &["default"]);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                failed.push(format!("{bin} {args:?}"));
+            }
+        }
+    }
+    // deploy-notify touches no cluster, and takes no --kubeconfig.
+    #[rustfmt::skip]
+    let notify_cases: Vec<(Vec<&str>, &str)> = vec![
+        (notify(&["--status", "maybe", "--message", "m"]), "maybe"),
+        (vec!["--provider", "pigeon", "--webhook-url-env", "X", "--status", "success", "--message", "m"], "pigeon"),
+        (notify(&["--status", "success", "--message", "m", "--required"]), "SWITCHYARD_TEST_UNSET"),
+        (notify(&["--status", "success", "--message", "m", "--attempts", "-1"]), "-1"),
+    ];
+    for (args, says) in notify_cases {
+        let run = || c.refuses(c.command_bare(NOTIFY, &args), 2, says, &["default"]);
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+            failed.push(format!("{NOTIFY} {args:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "failed cases (see above): {failed:#?}");
+}
