@@ -5,6 +5,7 @@ mod bad_input;
 mod deploy;
 mod history;
 mod init;
+mod rbac;
 mod rollback;
 mod scale_down;
 mod status;

@@ -7,6 +7,7 @@ mod gateway;
 mod istio;
 mod nginx;
 mod ramp;
+mod rbac;
 mod replicas;
 
 use std::process::Output;
