@@ -62,3 +62,21 @@ fn status_all_namespaces_reads_every_carrier_with_the_cluster_role() {
         assert!(log.contains(path), "{path} not in {log}");
     }
 }
+
+/// The ClusterRole is optional: with the Role alone (its binding deleted), a
+/// canary runs in its namespace, which lists every carrier there.
+#[test]
+fn the_role_alone_runs_a_canary_in_its_namespace() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["delete", "clusterrolebinding", "switchyard-status"]);
+    expect(&canary(&c, &["set", "30", "shop"]), 0);
+    assert_eq!(route_weights(&c), (70, 30));
+    let (stdout, _) = expect(&canary(&c, &["status", "-o", "json"]), 0);
+    assert!(stdout.contains("\"shop\""), "{stdout}");
+    // Across namespaces it needs the ClusterRole.
+    let (_, stderr) = expect(&canary(&c, &["status", "-A"]), 5);
+    assert!(
+        error_line(&stderr).contains("at the cluster scope"),
+        "{stderr}"
+    );
+}
