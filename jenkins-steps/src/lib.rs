@@ -120,10 +120,7 @@ where
         }
         Ok(Err(e)) => {
             let exit = switchyard::exit::classify(&e);
-            let hint = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<switchyard::exit::Error>())
-                .and_then(|x| x.hint.clone());
+            let hint = switchyard::exit::hint_for(&e);
             let message = switchyard::output::one_line(&e);
             (
                 Outcome {

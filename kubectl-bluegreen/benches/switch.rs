@@ -77,8 +77,10 @@ fn main() {
         assert!(out.status.success(), "{:?}", texts(&out));
     });
     // Warm kubectl's discovery cache first, as on a Jenkins agent that ran before.
+    // The shell is the baseline, not a Switchyard tool: it runs as the admin
+    // (its `kubectl get svc` is a GET the least-privilege Role does not grant).
     let mut warm = Command::new("kubectl");
-    warm.env("KUBECONFIG", &c.kubeconfig)
+    warm.env("KUBECONFIG", &c.admin_kubeconfig)
         .arg("--cache-dir")
         .arg(&cache)
         .args(["get", "svc", "web"]);
@@ -86,7 +88,7 @@ fn main() {
     let shell = measure(&c, runs, || {
         let mut cmd = Command::new("bash");
         cmd.args(["-c", INLINE_SHELL])
-            .env("KUBECONFIG", &c.kubeconfig)
+            .env("KUBECONFIG", &c.admin_kubeconfig)
             .env("KUBECACHEDIR", &cache);
         let out = run(cmd, None);
         assert!(out.status.success(), "{:?}", texts(&out));

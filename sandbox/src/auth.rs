@@ -1,9 +1,12 @@
-//! Bearer-token authentication and the two built-in roles.
+//! Bearer-token authentication, the two built-in roles, and RBAC for every
+//! other token.
 
 use std::collections::HashMap;
 
+use crate::rbac::{self, Attributes};
 use crate::resources::ResourceType;
 use crate::status::ApiError;
+use crate::store::Store;
 
 /// What a user may do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +15,8 @@ pub enum Role {
     Admin,
     /// get, list and watch only.
     ReadOnly,
+    /// What the Roles and ClusterRoles bound to the user's name allow (`crate::rbac`).
+    Rbac,
 }
 
 #[derive(Clone, Debug)]
@@ -51,8 +56,10 @@ impl Tokens {
 }
 
 /// Allows or refuses `verb` on a resource, with the real server's 403 message.
+/// `store` holds the RBAC objects an `Rbac` user is judged by.
 pub fn authorize(
     user: &User,
+    store: &Store,
     verb: &str,
     res: &ResourceType,
     sub: Option<&str>,
@@ -62,6 +69,7 @@ pub fn authorize(
     let allowed = match user.role {
         Role::Admin => true,
         Role::ReadOnly => matches!(verb, "get" | "list" | "watch"),
+        Role::Rbac => rbac::allows(store, &user.name, &Attributes::of(verb, res, sub, name, ns)),
     };
     if allowed {
         Ok(())
@@ -83,13 +91,67 @@ mod tests {
         assert_eq!(t.authenticate(None).unwrap_err().code, 401);
         assert_eq!(t.authenticate(Some("Bearer nope")).unwrap_err().code, 401);
         assert_eq!(t.authenticate(Some("Basic x")).unwrap_err().code, 401);
+        let store = Store::new(10);
         let ro = t.authenticate(Some("Bearer ro-token")).unwrap();
         let svc = find("", "v1", "services").unwrap();
-        authorize(&ro, "list", svc, None, None, Some("default")).unwrap();
-        let e = authorize(&ro, "patch", svc, None, Some("web"), Some("default")).unwrap_err();
+        authorize(&ro, &store, "list", svc, None, None, Some("default")).unwrap();
+        let e = authorize(
+            &ro,
+            &store,
+            "patch",
+            svc,
+            None,
+            Some("web"),
+            Some("default"),
+        )
+        .unwrap_err();
         assert_eq!(e.code, 403);
         assert!(e.message.contains("User \"viewer\" cannot patch"));
         let admin = t.authenticate(Some("Bearer admin-token")).unwrap();
-        authorize(&admin, "delete", svc, None, Some("web"), Some("default")).unwrap();
+        authorize(
+            &admin,
+            &store,
+            "delete",
+            svc,
+            None,
+            Some("web"),
+            Some("default"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rbac_users_without_bindings_may_do_nothing() {
+        let mut t = Tokens::default();
+        let sa = "system:serviceaccount:ci:switchyard";
+        t.add("ci-token", sa, Role::Rbac);
+        let user = t.authenticate(Some("Bearer ci-token")).unwrap();
+        assert_eq!(user.name, sa);
+        let store = Store::new(10);
+        let svc = find("", "v1", "services").unwrap();
+        let e = authorize(
+            &user,
+            &store,
+            "get",
+            svc,
+            Some("proxy"),
+            Some("web"),
+            Some("prod"),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            format!(
+                "services \"web\" is forbidden: User \"{sa}\" cannot get resource \"services/proxy\" in API group \"\" in the namespace \"prod\""
+            )
+        );
+        let e = authorize(&user, &store, "list", svc, None, None, None).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "services is forbidden: User \"{sa}\" cannot list resource \"services\" in API group \"\" at the cluster scope"
+            )
+        );
     }
 }

@@ -55,6 +55,10 @@ struct Serve {
     /// A bearer token that may only get, list and watch.
     #[arg(long, value_name = "TOKEN")]
     readonly_token: Option<String>,
+    /// A bearer token for USER, who may do what the RBAC Roles bound to USER
+    /// allow, e.g. ci-token=system:serviceaccount:ci:switchyard (repeatable).
+    #[arg(long, value_name = "TOKEN=USER", value_parser = parse_token)]
+    token: Vec<(String, String)>,
     /// The admin bearer token (default: random).
     #[arg(
         long,
@@ -71,6 +75,15 @@ struct Serve {
     /// How long pods take to become Ready.
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     ready_delay: Duration,
+}
+
+fn parse_token(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((t, u)) if !t.is_empty() && !u.is_empty() => Ok((t.to_string(), u.to_string())),
+        _ => Err(format!(
+            "{s:?} is not TOKEN=USER (e.g. ci-token=system:serviceaccount:ci:switchyard)"
+        )),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -108,6 +121,7 @@ async fn serve(args: Serve) -> Result<()> {
         admin_token: args.admin_token,
         readonly_token: args.readonly_token,
         tls_dir: args.tls_dir,
+        users: args.token,
         settings: Settings {
             ready_delay: args.ready_delay,
             ..Settings::default()

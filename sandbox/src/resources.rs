@@ -209,6 +209,40 @@ pub static RESOURCES: &[ResourceType] = &[
         "Lease",
         true,
     ),
+    // RBAC, so the shipped `rbac/` manifests apply and the authorizer
+    // (`crate::rbac`) has rules to evaluate.
+    rt(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "role",
+        "Role",
+        true,
+    ),
+    rt(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
+    ),
+    rt(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        false,
+    ),
+    rt(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+    ),
     ResourceType {
         categories: &["gateway-api"],
         status: true,

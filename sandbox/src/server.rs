@@ -42,6 +42,10 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// A token that may only get, list and watch.
     pub readonly_token: Option<String>,
+    /// (token, username) of users judged by RBAC: they may do what the Roles
+    /// and ClusterRoles bound to the username allow (a service account is
+    /// `system:serviceaccount:NS:NAME`).
+    pub users: Vec<(String, String)>,
     /// Changes kept for watch resume; older resourceVersions get 410 Gone.
     pub history: usize,
     pub settings: Settings,
@@ -59,6 +63,7 @@ impl Default for Options {
             faults: Vec::new(),
             admin_token: None,
             readonly_token: None,
+            users: Vec::new(),
             history: 10_000,
             settings: Settings::default(),
             tls_dir: None,
@@ -171,6 +176,9 @@ impl Sandbox {
         tokens.add(admin_token.clone(), "sandbox-admin", Role::Admin);
         if let Some(t) = &opts.readonly_token {
             tokens.add(t.clone(), "sandbox-readonly", Role::ReadOnly);
+        }
+        for (token, user) in &opts.users {
+            tokens.add(token.clone(), user.clone(), Role::Rbac);
         }
         let faults = Faults::default();
         for spec in &opts.faults {

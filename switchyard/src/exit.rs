@@ -58,9 +58,29 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The hint for a request the API server refused (403): where the permissions are.
+pub const RBAC_HINT: &str =
+    "the permissions Switchyard needs are in rbac/ (kubectl apply -f rbac/)";
+
+/// Whether the API server refused a request of `err`'s for lack of permission.
+pub fn is_forbidden(err: &anyhow::Error) -> bool {
+    err.chain().any(
+        |c| matches!(c.downcast_ref::<kube::Error>(), Some(kube::Error::Api(s)) if s.code == 403),
+    )
+}
+
+/// The hint to print under an error: its own if it carries one, else for a
+/// refused request (403) where the needed permissions are.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<Error>())
+        .and_then(|e| e.hint.clone())
+        .or_else(|| is_forbidden(err).then(|| RBAC_HINT.to_string()))
+}
+
 /// The error of a write guarded by resourceVersion: a 409 means someone else
 /// changed `what` since it was read (exit 4, nothing changed); anything else
-/// keeps its own meaning, with `what` as context.
+/// keeps its own meaning (a 403 stays exit 5), with `what` as context.
 pub fn write_error(e: kube::Error, what: &str) -> anyhow::Error {
     match e {
         kube::Error::Api(s) if s.code == 409 => Error::new(Exit::Conflict, format!("{what} changed since it was read: another operation won the race; nothing was changed"))
@@ -133,5 +153,33 @@ mod tests {
         assert_eq!(classify(&api(404)), Exit::Precondition);
         assert_eq!(classify(&api(500)), Exit::Failed);
         assert_eq!(Exit::Timeout.code(), 124);
+    }
+
+    fn status(code: u16, message: &str) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "message": message, "reason": "Forbidden", "code": code
+        }))
+        .unwrap();
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn a_refused_request_is_exit_5_with_the_rbac_hint() {
+        let refused = r#"services "web" is forbidden: User "system:serviceaccount:ci:switchyard" cannot patch resource "services" in API group "" in the namespace "default""#;
+        let e = anyhow::Error::new(status(403, refused)).context("switching web");
+        assert_eq!(classify(&e), Exit::Unreachable);
+        assert!(is_forbidden(&e));
+        assert_eq!(hint_for(&e).as_deref(), Some(RBAC_HINT));
+        // A guarded write keeps the 403 as it is; only a 409 becomes a conflict.
+        let w = write_error(status(403, refused), "Service default/web");
+        assert_eq!(classify(&w), Exit::Unreachable);
+        assert_eq!(hint_for(&w).as_deref(), Some(RBAC_HINT));
+        let c = write_error(status(409, "conflict"), "Service default/web");
+        assert_eq!(classify(&c), Exit::Conflict);
+        assert!(!is_forbidden(&c));
+        // Our own hint wins; other errors get none from here.
+        let own = anyhow::Error::new(Error::new(Exit::Unreachable, "m").hint("mine"));
+        assert_eq!(hint_for(&own).as_deref(), Some("mine"));
+        assert_eq!(hint_for(&anyhow::Error::new(status(404, "gone"))), None);
     }
 }

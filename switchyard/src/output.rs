@@ -122,11 +122,7 @@ impl Drop for Progress {
 /// Prints `error: ...` (one line) and a hint if there is one; returns the exit code.
 pub fn report_error(err: &anyhow::Error) -> Exit {
     let code = exit::classify(err);
-    let hint = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<exit::Error>())
-        .and_then(|e| e.hint.clone())
-        .or_else(|| default_hint(code).map(String::from));
+    let hint = exit::hint_for(err).or_else(|| default_hint(code).map(String::from));
     let message = one_line(err);
     eprintln!("error: {message}");
     if let Some(h) = hint {

@@ -1,5 +1,10 @@
 //! End-to-end harness: a kube-sandbox on its own runtime, and the real binaries
 //! (kubectl, and Switchyard's own) run as processes against it, as a user runs them.
+//!
+//! Switchyard's binaries run with least privilege: as the `switchyard` service
+//! account, bound by the shipped `rbac/` manifests (read from the repository,
+//! not copied), in every namespace of the cluster. The tests' own setup and
+//! inspection (`kubectl`, `get_json`, `apply`, the store) keep the admin token.
 
 pub mod faults;
 
@@ -14,10 +19,22 @@ mod races;
 pub use races::{Recorder, Running, SIGNALS, Seen, one_error, run_all, signal, wait_bounded};
 use serde_json::Value;
 
-/// A running sandbox with a kubeconfig on disk, owned by one test.
+/// The user Switchyard's binaries run as in the e2e tests: the service account
+/// of `rbac/serviceaccount.yaml`.
+pub const TOOL_USER: &str = "system:serviceaccount:ci:switchyard";
+
+/// The bearer token of `TOOL_USER`.
+pub const TOOL_TOKEN: &str = "switchyard-ci-token";
+
+/// A running sandbox with kubeconfigs on disk, owned by one test.
 pub struct TestCluster {
     pub dir: PathBuf,
+    /// What Switchyard's binaries connect with (`run_bin`, `kubectl_plugin`, and
+    /// any test that runs a binary itself): `TOOL_USER`'s token, which may do only
+    /// what `rbac/` grants.
     pub kubeconfig: PathBuf,
+    /// The admin's, for the tests' own setup and inspection (`kubectl`).
+    pub admin_kubeconfig: PathBuf,
     sandbox: Option<Sandbox>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -32,8 +49,12 @@ pub fn fast_settings() -> Settings {
 }
 
 impl TestCluster {
-    /// Starts a sandbox, writes its kubeconfig, and waits for it to settle.
-    pub fn start(opts: Options) -> TestCluster {
+    /// Starts a sandbox, applies `rbac/` (the Role in every namespace), writes
+    /// the tool and admin kubeconfigs, and waits for it to settle.
+    pub fn start(mut opts: Options) -> TestCluster {
+        if !opts.users.iter().any(|(t, _)| t == TOOL_TOKEN) {
+            opts.users.push((TOOL_TOKEN.into(), TOOL_USER.into()));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -52,15 +73,52 @@ impl TestCluster {
             sandbox.addr().port()
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let kubeconfig = dir.join("kubeconfig");
+        let admin_kubeconfig = dir.join("kubeconfig-admin");
         sandbox
-            .write_kubeconfig(&kubeconfig)
+            .write_kubeconfig(&admin_kubeconfig)
             .expect("kubeconfig written");
-        TestCluster {
+        let kubeconfig = dir.join("kubeconfig");
+        kube_sandbox::kubeconfig::write(
+            &kubeconfig,
+            &sandbox.kubeconfig(Some(TOOL_TOKEN), "default"),
+        )
+        .expect("kubeconfig written");
+        let c = TestCluster {
             dir,
             kubeconfig,
+            admin_kubeconfig,
             sandbox: Some(sandbox),
             runtime: Some(runtime),
+        };
+        for file in ["serviceaccount.yaml", "clusterrole.yaml"] {
+            kube_sandbox::server::apply_yaml(c.cluster(), &rbac_manifest(file))
+                .unwrap_or_else(|e| panic!("rbac/{file} applies: {e:#}"));
+        }
+        c.grant_namespaces();
+        c
+    }
+
+    /// Applies `rbac/role.yaml` (Role + RoleBinding) in every namespace that
+    /// does not have it yet, as `kubectl apply -n NS -f rbac/role.yaml` would:
+    /// the tools may act wherever the tests put an app.
+    pub fn grant_namespaces(&self) {
+        let role = rbac_manifest("role.yaml");
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&role).expect("rbac/role.yaml is YAML");
+        let roles = kube_sandbox::resources::find("rbac.authorization.k8s.io", "v1", "roles")
+            .expect("roles are served");
+        let namespaces =
+            kube_sandbox::resources::find("", "v1", "namespaces").expect("namespaces are served");
+        for ns in self.cluster().store.list(namespaces, None).0 {
+            let ns = ns["metadata"]["name"].as_str().unwrap_or("");
+            if self.cluster().store.get(roles, ns, "switchyard").is_some() {
+                continue;
+            }
+            for doc in docs.iter().filter(|d| d.is_object()) {
+                let mut doc = doc.clone();
+                doc["metadata"]["namespace"] = Value::from(ns);
+                kube_sandbox::api::objects::apply_manifest(self.cluster(), doc)
+                    .unwrap_or_else(|e| panic!("rbac/role.yaml applies in {ns}: {}", e.message));
+            }
         }
     }
 
@@ -89,9 +147,37 @@ impl TestCluster {
         path
     }
 
-    /// Runs the installed kubectl against this sandbox, with a discovery cache of its own.
+    /// Takes `verb` on `resource` (`plural` or `plural/sub`) of API group
+    /// `group` out of the tools' Role in `ns`, as an operator with a too-small
+    /// Role has it. Panics if the Role does not grant it, so a test cannot
+    /// revoke what was never there.
+    pub fn revoke(&self, ns: &str, group: &str, resource: &str, verb: &str) {
+        let roles = kube_sandbox::resources::find("rbac.authorization.k8s.io", "v1", "roles")
+            .expect("roles are served");
+        let mut role = self
+            .cluster()
+            .store
+            .get(roles, ns, "switchyard")
+            .map(|r| (*r).clone())
+            .unwrap_or_else(|| panic!("no Role switchyard in {ns}"));
+        let is = |v: &Value, want: &str| v.as_array().is_some_and(|a| a.iter().any(|x| x == want));
+        let mut revoked = false;
+        for rule in role["rules"].as_array_mut().expect("rules") {
+            if is(&rule["apiGroups"], group) && is(&rule["resources"], resource) {
+                let verbs = rule["verbs"].as_array_mut().expect("verbs");
+                let before = verbs.len();
+                verbs.retain(|v| v != verb);
+                revoked |= verbs.len() < before;
+            }
+        }
+        assert!(revoked, "the Role in {ns} does not grant {verb} {resource}");
+        kube_sandbox::api::objects::apply_manifest(self.cluster(), role).expect("Role updated");
+    }
+
+    /// Runs the installed kubectl as the admin against this sandbox, with a
+    /// discovery cache of its own.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with(&self.kubeconfig, args, None)
+        self.kubectl_with(&self.admin_kubeconfig, args, None)
     }
 
     pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -183,6 +269,14 @@ pub fn texts(out: &Output) -> (String, String) {
     )
 }
 
+/// A manifest of the shipped `rbac/` directory, as a user applies it.
+pub fn rbac_manifest(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rbac")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A file under `tests/testdata`.
 pub fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -265,9 +359,11 @@ impl TestCluster {
             .map(|o| (*o).clone())
     }
 
-    /// Applies YAML through the sandbox (setup, not under test).
+    /// Applies YAML through the sandbox (setup, not under test); new namespaces
+    /// get the tools' Role.
     pub fn apply(&self, yaml: &str) {
         kube_sandbox::server::apply_yaml(self.cluster(), yaml).expect("fixture applies");
+        self.grant_namespaces();
     }
 
     /// Waits until every Deployment is rolled out.

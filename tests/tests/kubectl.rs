@@ -135,7 +135,7 @@ fn apply_rolls_out_and_endpoints_list_ready_pods() {
     let changed = std::fs::read_to_string(&app)
         .unwrap()
         .replace("example/api:1.0", "example/api:2.0");
-    let out = c.kubectl_with(&c.kubeconfig, &["apply", "-f", "-"], Some(&changed));
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(&changed));
     let (stdout, stderr) = texts(&out);
     assert!(out.status.success() && stderr.is_empty(), "{stderr}");
     assert_eq!(
@@ -221,7 +221,7 @@ fn replace_with_a_stale_object_conflicts() {
     let c = TestCluster::demo();
     let stale = c.kubectl_ok(&["get", "svc", "web", "-o", "json"]);
     c.kubectl_ok(&["annotate", "svc", "web", "touched=yes"]);
-    let out = c.kubectl_with(&c.kubeconfig, &["replace", "-f", "-"], Some(&stale));
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["replace", "-f", "-"], Some(&stale));
     let (_, stderr) = texts(&out);
     assert!(!out.status.success());
     assert!(stderr.contains("Error from server (Conflict)"), "{stderr}");
@@ -308,5 +308,73 @@ fn readonly_token_may_read_but_not_patch() {
     assert_eq!(
         c.get_json(&["svc", "web"])["metadata"]["resourceVersion"],
         before
+    );
+}
+
+/// `kubectl apply` takes the shipped `rbac/` manifests, and a token bound by
+/// them gets exactly their rules, refused with the real server's message.
+#[test]
+fn rbac_manifests_apply_and_bind_a_token_to_their_rules() {
+    let c = TestCluster::demo();
+    let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rbac");
+    let dir = rbac.display().to_string();
+    // The harness applied them already, without kubectl's annotation: kubectl
+    // warns about that and adds it.
+    let out = c.kubectl(&["apply", "-f", &dir]);
+    let (applied, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        applied.contains("clusterrole.rbac.authorization.k8s.io/switchyard-status"),
+        "{applied}"
+    );
+    // (`kubectl create namespace` speaks protobuf, which the sandbox does not.)
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n";
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(ns));
+    assert!(out.status.success(), "{:?}", texts(&out));
+    let tool = &c.kubeconfig;
+    // No Role in `team` yet: listing pods is refused there (the ClusterRole
+    // lists only what `status -A` needs, pods not among them).
+    let out = c.kubectl_with(tool, &["get", "pods", "-n", "team"], None);
+    let (_, stderr) = texts(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "Error from server (Forbidden): pods is forbidden: User \"{}\" cannot list resource \"pods\" in API group \"\" in the namespace \"team\"",
+            switchyard_e2e::TOOL_USER
+        )),
+        "{stderr}"
+    );
+    let role = rbac.join("role.yaml").display().to_string();
+    let created = c.kubectl_ok(&["apply", "-n", "team", "-f", &role]);
+    assert_eq!(
+        created,
+        "role.rbac.authorization.k8s.io/switchyard created\nrolebinding.rbac.authorization.k8s.io/switchyard created\n"
+    );
+    let out = c.kubectl_with(tool, &["get", "pods", "-n", "team"], None);
+    assert!(out.status.success(), "{:?}", texts(&out));
+    // The Role grants patch on deployments, not on their scale subresource.
+    let before = c.get_json(&["deploy", "web-blue"])["metadata"]["resourceVersion"].clone();
+    let out = c.kubectl_with(
+        tool,
+        &["scale", "deployment", "web-blue", "--replicas=1"],
+        None,
+    );
+    let (_, stderr) = texts(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "deployments.apps \"web-blue\" is forbidden: User \"{}\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"default\"",
+            switchyard_e2e::TOOL_USER
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        c.get_json(&["deploy", "web-blue"])["metadata"]["resourceVersion"],
+        before
+    );
+    let roles = c.kubectl_ok(&["get", "roles", "-A", "-o", "name"]);
+    assert!(
+        roles.contains("role.rbac.authorization.k8s.io/switchyard"),
+        "{roles}"
     );
 }

@@ -6,6 +6,7 @@ mod deploy;
 mod faults;
 mod history;
 mod init;
+mod rbac;
 mod rollback;
 mod scale_down;
 mod secrets;

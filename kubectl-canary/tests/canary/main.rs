@@ -9,6 +9,7 @@ mod istio;
 mod nginx;
 mod races;
 mod ramp;
+mod rbac;
 mod replicas;
 mod secrets;
 

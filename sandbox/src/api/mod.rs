@@ -162,6 +162,7 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
         Route::Resource(p) => {
             if let Err(e) = auth::authorize(
                 &user,
+                &cluster.store,
                 verb,
                 p.res,
                 p.sub.as_deref(),

@@ -5,6 +5,7 @@ mod controllers;
 mod errors;
 mod list;
 mod patch;
+mod rbac;
 mod watch;
 
 use std::time::Duration;
