@@ -55,7 +55,7 @@ impl TestCluster {
     /// once it is established, so nothing written afterwards is missed.
     pub fn record(&self, kind: Kind<'_>, ns: &str) -> Recorder {
         let ar = api_resource(kind);
-        let kubeconfig = self.kubeconfig.clone();
+        let kubeconfig = self.admin_kubeconfig.clone();
         let ns = ns.to_string();
         let events = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();

@@ -153,7 +153,8 @@ fn bad_input_to_the_steps_changes_nothing() {
         (WEIGHT, vec!["--app", "nope", "--weight", "30"], 3, "nope"),
         (ROLLBACK, vec!["--app", "nope"], 3, "nope"),
         (HEALTH_WAIT, vec!["--deployment", "nope"], 3, "nope"),
-        (SWITCH, vec!["--app", "web", "-n", "nowhere"], 3, "nowhere"),
+        // The Role bound by rbac/ does not reach a namespace that does not exist.
+        (SWITCH, vec!["--app", "web", "-n", "nowhere"], 5, "in the namespace \"nowhere\""),
         (WEIGHT, vec!["--app", "shop", "--weight", "30", "--context", "nope"], 5, "nope"),
         // Objects in unexpected shapes.
         (SWITCH, vec!["--app", "bare"], 3, "bare"),

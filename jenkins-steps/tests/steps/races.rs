@@ -128,7 +128,8 @@ fn twenty_concurrent_switches_keep_one_color_and_every_history_entry() {
             assert_eq!(doc["result"]["result"], "unchanged", "process {i}: {doc}");
         }
     }
-    assert!(!switched.is_empty(), "nobody switched: {exits:?}");
+    // Usually one to three win the lease; if every winner asked for the color
+    // already served, nothing switched, and the checks below say nothing changed.
     eprintln!("exit codes {exits:?}; {} switched", switched.len());
 
     let after = c.object("", "services", "default", "web").unwrap();
@@ -163,7 +164,10 @@ fn twenty_concurrent_switches_keep_one_color_and_every_history_entry() {
     let expected: Vec<u64> = (base + 1..=base + switched.len() as u64).collect();
     assert_eq!(revisions, expected);
     assert_eq!(revision(&after), base + switched.len() as u64);
-    let (last_to, _) = switched.values().last().unwrap();
+    let last_to = switched
+        .values()
+        .last()
+        .map_or(color(&before), |(to, _)| to.as_str());
     assert_eq!(color(&after), last_to);
     assert_ne!(color(&preview_after), last_to);
 

@@ -140,6 +140,7 @@ fn the_bad_input_table() {
     c.settle();
     let long = "a".repeat(254);
     let (missing, garbage, closed) = c.bad_kubeconfigs();
+    let admin = c.admin_kubeconfig.display().to_string();
     #[rustfmt::skip]
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["status", "WEB"], 2, "invalid app name"),
@@ -153,7 +154,11 @@ fn the_bad_input_table() {
         (vec!["status", "-o", "xml"], 2, "xml"),
         (vec!["deploy", "duo", "--image", "duo:2"], 2, "--container"),
         (vec!["deploy", "web", "--image", "x:1", "--container", "nope"], 2, "nope"),
-        (vec!["switch", "web", "-n", "nowhere"], 3, "nowhere"),
+        // A missing namespace: the Role bound by rbac/ does not reach it (as on a
+        // real cluster, RBAC answers first); an identity that may create Leases
+        // anywhere learns the namespace does not exist.
+        (vec!["switch", "web", "-n", "nowhere"], 5, "in the namespace \"nowhere\""),
+        (vec!["switch", "web", "-n", "nowhere", "--kubeconfig", &admin], 3, "namespace nowhere not found"),
         (vec!["switch", "web", "--context", "nope"], 5, "nope"),
         (vec!["switch", "web", "--kubeconfig", &missing], 5, ""),
         (vec!["switch", "web", "--kubeconfig", &garbage], 5, ""),
