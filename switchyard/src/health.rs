@@ -977,7 +977,7 @@ fn refusal(answer: &HttpAnswer, ns: &str, service: &str) -> Option<Error> {
                     answer.body
                 ),
             )
-            .hint("the checking identity needs get on services/proxy in this namespace"),
+            .hint("the checking identity needs get on services/proxy in this namespace; rbac/role.yaml grants it"),
         ),
         (404, "NotFound") if answer.body.starts_with("services ") => Some(
             Error::new(

@@ -300,9 +300,16 @@ async fn renew(api: Api<Lease>, name: String, duration: Duration, rv: Arc<Mutex<
                     *r = v;
                 }
             }
-            // Lost (taken over or deleted): stop; the operation's guarded writes
-            // still protect the app.
-            Err(_) => return,
+            // Lost (taken over, deleted, or refused): stop; the operation's
+            // guarded writes still protect the app. Say so, since another
+            // operation may now start once the lease expires.
+            Err(e) => {
+                eprintln!(
+                    "warning: could not renew Lease {name} ({}); another operation may take it over once it expires",
+                    crate::output::one_line(&anyhow::Error::new(e))
+                );
+                return;
+            }
         }
     }
 }

@@ -129,3 +129,45 @@ fn a_long_wait_renews_its_lease_with_the_roles_patch_leases() {
     assert_eq!(status.code(), Some(143));
     assert!(c.cluster().requests.count("patch", "leases") >= 1);
 }
+
+/// A renewal the API server refuses is said once on stderr: another operation
+/// may take the app over when the lease runs out, and the user should know.
+#[test]
+fn a_refused_renewal_is_a_warning() {
+    let c = TestCluster::demo();
+    c.revoke("default", "coordination.k8s.io", "leases", "patch");
+    c.kubectl_ok(&["patch", "deploy", "web-green", "--type", "merge", "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"unready"}}}}}"#]);
+    let child = std::process::Command::new(crate::BIN)
+        .args(["deploy", "web", "--image", "example/web:2.0", "--wait"])
+        .args(["--timeout", "60s", "--kubeconfig"])
+        .arg(&c.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first renewal is due a third into the 30 s lease.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while c.cluster().requests.count("patch", "leases") == 0 && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Time to print the warning after the refusal (the test then stops it).
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("could not renew Lease switchyard-web"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].starts_with("warning: ")
+            && warnings[0].contains("cannot patch resource \"leases\""),
+        "{stderr}"
+    );
+}
