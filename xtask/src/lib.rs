@@ -7,11 +7,14 @@
 //! - [`manifest`]: krew manifests rendered from `krew-manifests/templates/`, and
 //!   checked against krew's rules;
 //! - [`krew`]: installing from an archive the way `kubectl krew install` does.
+//! - [`bench`]: `cargo xtask bench`, the release binaries through the
+//!   benchmark harness in `bench/`.
 //!
 //! What ships is [`ARCHIVES`] × [`PLATFORMS`]. The binaries of each archive are
 //! those of its cargo package, found through `cargo metadata`: a new
 //! `jenkins-steps/src/bin/*.rs` ships without a change here.
 
+pub mod bench;
 pub mod cargo;
 pub mod docs;
 pub mod krew;

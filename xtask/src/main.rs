@@ -1,4 +1,5 @@
-//! `cargo xtask`: release packaging. See README.md, "Releasing".
+//! `cargo xtask`: release packaging (README.md, "Releasing") and benchmarks
+//! (`cargo xtask bench`, bench/RESULTS.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use xtask::{ARCHIVES, Platform, docs, pack};
 #[command(
     name = "xtask",
     bin_name = "cargo xtask",
-    about = "Release packaging: archives per platform and krew manifests"
+    about = "Release packaging (archives per platform, krew manifests) and benchmarks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +41,13 @@ machine when the target's do not run here)."
         #[arg(long, default_value_t = 9)]
         level: u32,
     },
+    /// Build the release binaries and benchmark them; rewrites bench/RESULTS.md.
+    #[command(
+        after_help = "Runs the harness in bench/ (profile `bench`) against the release binaries
+and an in-process kube-sandbox: switch, health-wait, fail-fast, scale, startup,
+sandbox. Needs kubectl on PATH. See bench/RESULTS.md."
+    )]
+    Bench(xtask::bench::Options),
 }
 
 #[derive(clap::Args)]
@@ -90,6 +98,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Dist(d) => dist(&ws, &d).map(|_| ()),
         Command::Manifests(m) => manifests(&ws, &m),
+        Command::Bench(b) => xtask::bench::run(&ws, &b),
         Command::Release {
             manifests: m,
             level,

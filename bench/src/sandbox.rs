@@ -1,27 +1,17 @@
-//! Load benchmark: memory and latency of one in-process sandbox under a
-//! kube-rs client, with many objects and many concurrent watchers.
+//! Scenario 6: the sandbox itself. Memory and latency of one in-process
+//! sandbox under a kube-rs client, with many objects and many watchers.
 //!
 //! It creates ConfigMaps (~1 KiB each, over 10 namespaces, 32 requests in
-//! flight), times full LISTs and paged ones (10 pages: limit 500 in the full
-//! run), starts watchers (half cluster-wide, half per namespace, all from
-//! resourceVersion "0"), then times GET and PATCH of random objects, first one
-//! at a time and then from 16 concurrent workers, and how long each PATCH takes
-//! to reach the watchers. RSS figures are for the whole process: the sandbox
-//! and its clients together.
-//!
-//! ```text
-//! cargo bench -p kube-sandbox --bench load              # 5,000 objects, 100 watchers, 2,000 requests
-//! cargo bench -p kube-sandbox --bench load -- --quick   # 500 objects, 10 watchers, 200 requests
-//! ```
-//!
-//! Under `cargo test` (which does not pass `--bench`) it takes the quick size,
-//! unoptimised: a smoke run that skips the release build's LTO.
+//! flight), times full LISTs and paged ones (10 pages), starts watchers (half
+//! cluster-wide, half per namespace, all from resourceVersion "0"), then times
+//! GET and PATCH of random objects, first one at a time and then from 16
+//! concurrent workers, and how long each PATCH takes to reach the watchers. RSS
+//! figures are for the whole harness process: the sandbox and its clients.
 //!
 //! Latencies run from just before a request is sent to its decoded reply; watch
 //! delivery, from just before a PATCH is sent to a watcher decoding its
-//! MODIFIED event. It prints figures and asserts nothing about timing. It exits
-//! non-zero only if a watcher missed (or duplicated) an event, which is a
-//! correctness failure.
+//! MODIFIED event. It fails only if a watcher missed (or duplicated) an event,
+//! which is a correctness failure.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -33,6 +23,10 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
+
+use crate::env::Config;
+use crate::report::{Section, Table, Verdict};
+use crate::stats::fmt;
 
 const NAMESPACES: usize = 10;
 const CREATE_IN_FLIGHT: usize = 32;
@@ -64,45 +58,43 @@ fn config_map(i: usize) -> ConfigMap {
 }
 
 /// Latencies of one phase, sorted, and its wall time.
-struct Stats {
+struct Lat {
     lat: Vec<Duration>,
     wall: Duration,
 }
 
-impl Stats {
-    fn new(mut lat: Vec<Duration>, wall: Duration) -> Stats {
+impl Lat {
+    fn new(mut lat: Vec<Duration>, wall: Duration) -> Lat {
         lat.sort();
-        Stats { lat, wall }
+        Lat { lat, wall }
     }
 
     /// Nearest-rank percentile, in milliseconds.
     fn pct(&self, p: f64) -> f64 {
-        if self.lat.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * self.lat.len() as f64).ceil() as usize;
-        self.lat[rank.clamp(1, self.lat.len()) - 1].as_secs_f64() * 1e3
+        let ms: Vec<f64> = self.lat.iter().map(|d| crate::stats::ms(*d)).collect();
+        crate::stats::percentile(&ms, p)
     }
 
     /// One table row; a zero wall time leaves the rate out.
-    fn row(&self, label: &str) {
+    fn row(&self, t: &mut Table, label: &str) {
         let rate = match self.wall.is_zero() {
             true => "-".to_string(),
             false => format!("{:.0}", self.lat.len() as f64 / self.wall.as_secs_f64()),
         };
-        println!(
-            "{label:<36} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {rate:>9}",
-            self.lat.len(),
-            self.pct(50.0),
-            self.pct(90.0),
-            self.pct(99.0),
-            self.pct(100.0),
-        );
+        t.row(vec![
+            label.to_string(),
+            self.lat.len().to_string(),
+            fmt(self.pct(50.0)),
+            fmt(self.pct(90.0)),
+            fmt(self.pct(99.0)),
+            fmt(self.pct(100.0)),
+            rate,
+        ]);
     }
 }
 
 /// Runs `f(0..n)` from `workers` concurrent tasks, timing each call.
-async fn run<F, Fut>(n: usize, workers: usize, f: F) -> Result<Stats>
+async fn run<F, Fut>(n: usize, workers: usize, f: F) -> Result<Lat>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<()>> + Send + 'static,
@@ -131,7 +123,7 @@ where
     for t in tasks {
         lat.extend(t.await??);
     }
-    Ok(Stats::new(lat, start.elapsed()))
+    Ok(Lat::new(lat, start.elapsed()))
 }
 
 /// `(VmRSS, VmHWM)` of this process in MiB.
@@ -195,58 +187,12 @@ async fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> Result<Durati
     Ok(start.elapsed())
 }
 
-fn header(objects: usize, watchers: usize, requests: usize) {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")?
-                .split(':')
-                .nth(1)
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_default();
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("# kube-sandbox load benchmark");
-    println!(
-        "date:       {}",
-        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
-    );
-    println!(
-        "machine:    {} {}, nproc {nproc}, {cpu}",
-        read("/proc/sys/kernel/ostype"),
-        read("/proc/sys/kernel/osrelease")
-    );
-    println!(
-        "parameters: {objects} ConfigMaps (~1 KiB) in {NAMESPACES} namespaces, {watchers} watchers, \
-         {requests} GET/PATCH per phase, {CLIENTS} concurrent clients, create {CREATE_IN_FLIGHT} in flight"
-    );
-    let build = if cfg!(debug_assertions) {
-        "unoptimised (cargo test)"
-    } else {
-        "optimised (cargo bench)"
-    };
-    println!(
-        "client:     kube-rs over HTTPS on loopback, server and client in one tokio runtime; {build} build"
-    );
-}
-
-#[tokio::main]
-async fn main() -> Result<()> {
-    // `cargo bench` passes --bench; without it (`cargo test --all-targets`) run small.
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
-    let (objects, watchers, requests) = if quick {
+pub async fn run_all(cfg: &Config) -> Result<Section> {
+    let (objects, watchers, requests) = if cfg.quick {
         (500, 10, 200)
     } else {
         (5_000, 100, 2_000)
     };
-    header(objects, watchers, requests);
     let mut mem = Vec::new();
 
     let sandbox = kube_sandbox::Sandbox::start(kube_sandbox::Options::default()).await?;
@@ -266,10 +212,9 @@ async fn main() -> Result<()> {
         namespaces.create(&PostParams::default(), &ns).await?;
     }
 
-    println!();
-    println!(
-        "{:<36} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "latency (ms)", "n", "p50", "p90", "p99", "max", "per s"
+    let mut t = Table::new(
+        "latency (ms)",
+        &["phase", "n", "p50", "p90", "p99", "max", "per s"],
     );
     let apis = nss.clone();
     let create = run(objects, CREATE_IN_FLIGHT, move |i| {
@@ -280,7 +225,7 @@ async fn main() -> Result<()> {
         }
     })
     .await?;
-    create.row(&format!("create ({CREATE_IN_FLIGHT} in flight)"));
+    create.row(&mut t, &format!("create ({CREATE_IN_FLIGHT} in flight)"));
     mem.push(("after create", memory(), store.len()));
 
     // LISTs, before any watcher runs.
@@ -294,7 +239,7 @@ async fn main() -> Result<()> {
             bail!("LIST returned {got} ConfigMaps, want {objects}");
         }
     }
-    Stats::new(lists, start.elapsed()).row(&format!("list all ({objects} items)"));
+    Lat::new(lists, start.elapsed()).row(&mut t, &format!("list all ({objects} items)"));
     let page_size = (objects / 10) as u32;
     let (mut paged, mut first, mut last, mut pages) = (Vec::new(), Vec::new(), Vec::new(), 0);
     let start = Instant::now();
@@ -322,10 +267,12 @@ async fn main() -> Result<()> {
             bail!("paged LIST returned {got} ConfigMaps, want {objects}");
         }
     }
-    Stats::new(paged, start.elapsed())
-        .row(&format!("list paged (limit {page_size}, {pages} pages)"));
-    Stats::new(first, Duration::ZERO).row("  first page");
-    Stats::new(last, Duration::ZERO).row("  last page");
+    Lat::new(paged, start.elapsed()).row(
+        &mut t,
+        &format!("list paged (limit {page_size}, {pages} pages)"),
+    );
+    Lat::new(first, Duration::ZERO).row(&mut t, "list paged: first page");
+    Lat::new(last, Duration::ZERO).row(&mut t, "list paged: last page");
 
     // Watchers: even ones cluster-wide, odd ones per namespace.
     let t0 = Instant::now();
@@ -392,19 +339,17 @@ async fn main() -> Result<()> {
             }
         }
     };
-    run(requests, 1, get(nss.clone()))
-        .await?
-        .row("get (sequential)");
+    let get_seq = run(requests, 1, get(nss.clone())).await?;
+    get_seq.row(&mut t, "get (sequential)");
     run(requests, CLIENTS, get(nss.clone()))
         .await?
-        .row(&format!("get ({CLIENTS} clients)"));
-    run(requests, 1, patch(nss.clone()))
-        .await?
-        .row("patch (sequential)");
+        .row(&mut t, &format!("get ({CLIENTS} clients)"));
+    let patch_seq = run(requests, 1, patch(nss.clone())).await?;
+    patch_seq.row(&mut t, "patch (sequential)");
     let concurrent_from = t0.elapsed().as_micros() as u64;
     run(requests, CLIENTS, patch(nss.clone()))
         .await?
-        .row(&format!("patch ({CLIENTS} clients)"));
+        .row(&mut t, &format!("patch ({CLIENTS} clients)"));
 
     // Every PATCH must reach every watcher whose scope holds the object.
     let expected = |w: &Watcher| match w.ns {
@@ -421,9 +366,9 @@ async fn main() -> Result<()> {
         .partition(|(sent, _)| *sent < concurrent_from);
     let lat_total = seq_lat.len() + conc_lat.len();
     let only_lat = |v: Vec<(u64, Duration)>| v.into_iter().map(|(_, d)| d).collect();
-    Stats::new(only_lat(seq_lat), Duration::ZERO).row("watch delivery, sequential patches");
-    Stats::new(only_lat(conc_lat), Duration::ZERO)
-        .row(&format!("watch delivery, {CLIENTS}-client patches"));
+    Lat::new(only_lat(seq_lat), Duration::ZERO).row(&mut t, "watch delivery, sequential patches");
+    Lat::new(only_lat(conc_lat), Duration::ZERO)
+        .row(&mut t, &format!("watch delivery, {CLIENTS}-client patches"));
     mem.push(("after watch/patch", memory(), store.len()));
 
     let want: u64 = ws.iter().map(|w| expected(w)).sum();
@@ -434,41 +379,62 @@ async fn main() -> Result<()> {
         .iter()
         .filter(|w| w.modified.load(Relaxed) != expected(w))
         .count();
-    println!();
-    println!(
-        "watchers:   {watchers} ({} cluster-wide, {} namespaced)",
-        ws.iter().filter(|w| w.ns.is_none()).count(),
-        ws.iter().filter(|w| w.ns.is_some()).count()
-    );
-    println!(
-        "initial:    {initial} ADDED events delivered in {:.3} s",
-        synced.as_secs_f64()
-    );
-    println!(
-        "patches:    {} MODIFIED events expected, {seen} received ({lat_total} timed), {other} other events, \
-         {short} watchers off, {ended} streams ended",
-        want
-    );
-    match &delivered {
-        Ok(d) => println!(
-            "catch-up:   all delivered {:.3} s after the last PATCH returned",
-            d.as_secs_f64()
+    let mut notes = vec![
+        format!(
+            "Watchers: {watchers} ({} cluster-wide, {} namespaced). Initial: {initial} \
+             ADDED events delivered in {:.3} s. Patches: {want} MODIFIED events expected, \
+             {seen} received ({lat_total} timed), {other} other events, {short} watchers \
+             off, {ended} streams ended.",
+            ws.iter().filter(|w| w.ns.is_none()).count(),
+            ws.iter().filter(|w| w.ns.is_some()).count(),
+            synced.as_secs_f64()
         ),
-        Err(e) => println!("catch-up:   {e}"),
-    }
-
-    println!();
-    println!(
-        "{:<36} {:>10} {:>10} {:>14}",
-        "memory (whole process)", "RSS MiB", "peak MiB", "store objects"
+        match &delivered {
+            Ok(d) => format!(
+                "Catch-up: all delivered {:.3} s after the last PATCH returned.",
+                d.as_secs_f64()
+            ),
+            Err(e) => format!("Catch-up: {e}."),
+        },
+    ];
+    let mut m = Table::new(
+        "memory (whole harness process)",
+        &["when", "RSS MiB", "peak MiB", "store objects"],
     );
     for (label, (rss, hwm), n) in &mem {
-        println!("{label:<36} {rss:>10.1} {hwm:>10.1} {n:>14}");
+        m.row(vec![label.to_string(), fmt(*rss), fmt(*hwm), n.to_string()]);
     }
-
     if seen != want || short > 0 {
-        eprintln!("FAIL: watchers received {seen} MODIFIED events, expected {want}");
-        std::process::exit(1);
+        bail!("watchers received {seen} MODIFIED events, expected {want}");
     }
-    Ok(())
+    notes.push(
+        "The sandbox runs in the harness process (release-grade `bench` profile: \
+         opt-level 3), served over HTTPS on loopback to kube-rs clients on the same \
+         tokio runtime. The peak RSS is the harness process's; this scenario runs \
+         first, before any other sandbox, so it is this scenario's."
+            .into(),
+    );
+    let mut sec = Section {
+        id: "sandbox",
+        title: "6. The sandbox itself".into(),
+        intro: format!(
+            "{objects} ConfigMaps (~1 KiB) in {NAMESPACES} namespaces, {watchers} \
+             watchers (half cluster-wide, half per namespace, every one receiving every \
+             change in its scope), {requests} GETs and PATCHes of random objects per \
+             phase, sequential and from {CLIENTS} concurrent clients; creates \
+             {CREATE_IN_FLIGHT} in flight."
+        ),
+        tables: vec![t, m],
+        notes,
+        ..Default::default()
+    };
+    for (what, l) in [("GET", &get_seq), ("PATCH", &patch_seq)] {
+        sec.headline(
+            &format!("{what} p50 / p99, {objects} objects, {watchers} watchers"),
+            format!("{} / {} ms", fmt(l.pct(50.0)), fmt(l.pct(99.0))),
+            "-",
+            Verdict::Info,
+        );
+    }
+    Ok(sec)
 }
