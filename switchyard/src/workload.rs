@@ -1,5 +1,7 @@
 //! Deployments as workloads: ready for traffic or not, and what they run.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
@@ -52,6 +54,17 @@ pub fn images(d: &Deployment) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Listed objects grouped by namespace, each cloned once: discovery over every
+/// namespace then costs, per app, the size of its namespace, not of the cluster.
+pub fn by_namespace<T: kube::Resource + Clone>(items: &[T]) -> BTreeMap<String, Vec<T>> {
+    let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for item in items {
+        let ns = item.meta().namespace.clone().unwrap_or_default();
+        out.entry(ns).or_default().push(item.clone());
+    }
+    out
 }
 
 /// Services and Deployments of a namespace (or all): two LIST calls, however
@@ -118,4 +131,29 @@ pub fn container_image(d: &Deployment, container: &str) -> Option<String> {
         .find(|c| c.name == container)?
         .image
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(ns: &str, name: &str) -> Service {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": ns}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn objects_are_grouped_by_namespace_in_list_order() {
+        let items = [svc("b", "x"), svc("a", "y"), svc("b", "z")];
+        let grouped = by_namespace(&items);
+        let names = |ns: &str| -> Vec<String> {
+            grouped[ns]
+                .iter()
+                .map(|s| s.metadata.name.clone().unwrap())
+                .collect()
+        };
+        assert_eq!(grouped.len(), 2);
+        assert_eq!(names("a"), ["y"]);
+        assert_eq!(names("b"), ["x", "z"]);
+    }
 }

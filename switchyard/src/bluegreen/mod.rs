@@ -259,6 +259,8 @@ pub fn resolve(
 /// have the matching Deployment. Other Services (previews included: no
 /// `web-preview-green` exists) are skipped silently.
 pub fn discover(services: &[Service], deployments: &[Deployment]) -> Vec<App> {
+    let services_by_ns = crate::workload::by_namespace(services);
+    let deployments_by_ns = crate::workload::by_namespace(deployments);
     let mut apps: Vec<App> = services
         .iter()
         .filter(|s| {
@@ -269,22 +271,16 @@ pub fn discover(services: &[Service], deployments: &[Deployment]) -> Vec<App> {
         .filter_map(|s| {
             let ns = s.metadata.namespace.clone().unwrap_or_default();
             let name = s.metadata.name.as_deref()?;
-            let same_ns: Vec<Deployment> = deployments
-                .iter()
-                .filter(|d| d.metadata.namespace.as_deref() == Some(ns.as_str()))
-                .cloned()
-                .collect();
-            resolve(name, &ns, std::slice::from_ref(s), &same_ns)
+            let same_ns = deployments_by_ns.get(&ns).map_or(&[][..], Vec::as_slice);
+            resolve(name, &ns, std::slice::from_ref(s), same_ns)
                 .ok()
                 .map(|mut app| {
-                    // resolve() saw only this Service; find the preview among all.
-                    app.preview = services
-                        .iter()
-                        .find(|p| {
-                            p.metadata.namespace == s.metadata.namespace
-                                && p.metadata.name.as_deref() == Some(&app.preview_name())
-                        })
-                        .cloned();
+                    // resolve() saw only this Service; find the preview among the namespace's.
+                    app.preview = services_by_ns.get(&ns).and_then(|svcs| {
+                        svcs.iter()
+                            .find(|p| p.metadata.name.as_deref() == Some(&app.preview_name()))
+                            .cloned()
+                    });
                     app
                 })
         })

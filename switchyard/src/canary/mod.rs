@@ -27,8 +27,8 @@ pub struct App {
     pub stable_service: Option<String>,
     /// `APP-canary`, when it exists.
     pub canary_service: Option<String>,
-    /// Every Service in the namespace: the replica-split provider looks for the
-    /// one that selects both Deployments.
+    /// The Services that select the pods of both Deployments: candidates for
+    /// the replica split (usually none or one).
     pub services: Vec<Service>,
 }
 
@@ -82,30 +82,32 @@ pub fn resolve(
         canary: canary.clone(),
         stable_service,
         canary_service: named(services, &canary_name).map(|_| canary_name.clone()),
-        services: services.to_vec(),
+        services: services
+            .iter()
+            .filter(|s| crate::traffic::replicas::selects_both(s, stable, canary))
+            .cloned()
+            .collect(),
     })
 }
 
 /// Every canary app among listed objects: a Deployment `X-canary` next to `X`
 /// or `X-stable`.
 pub fn discover(services: &[Service], deployments: &[Deployment]) -> Vec<App> {
+    let services_by_ns = crate::workload::by_namespace(services);
+    let deployments_by_ns = crate::workload::by_namespace(deployments);
+    let in_ns = |ns: &str| {
+        (
+            services_by_ns.get(ns).map_or(&[][..], Vec::as_slice),
+            deployments_by_ns.get(ns).map_or(&[][..], Vec::as_slice),
+        )
+    };
     let mut apps: Vec<App> = deployments
         .iter()
         .filter_map(|d| {
             let name = d.metadata.name.as_deref()?.strip_suffix("-canary")?;
             let ns = d.metadata.namespace.clone().unwrap_or_default();
-            let in_ns = |n: &Option<String>| n.as_deref() == Some(ns.as_str());
-            let svcs: Vec<Service> = services
-                .iter()
-                .filter(|s| in_ns(&s.metadata.namespace))
-                .cloned()
-                .collect();
-            let deps: Vec<Deployment> = deployments
-                .iter()
-                .filter(|d| in_ns(&d.metadata.namespace))
-                .cloned()
-                .collect();
-            resolve(name, &ns, &svcs, &deps).ok()
+            let (svcs, deps) = in_ns(&ns);
+            resolve(name, &ns, svcs, deps).ok()
         })
         .collect();
     apps.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{Api, Patch};
 use serde_json::json;
@@ -25,21 +26,25 @@ fn template_labels(d: &Deployment) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Whether `svc` selects the pods of both Deployments: the replica split's
+/// carrier.
+pub fn selects_both(svc: &Service, stable: &Deployment, canary: &Deployment) -> bool {
+    let (s, c) = (template_labels(stable), template_labels(canary));
+    svc.spec
+        .as_ref()
+        .and_then(|sp| sp.selector.as_ref())
+        .is_some_and(|sel| {
+            !sel.is_empty()
+                && sel
+                    .iter()
+                    .all(|(k, v)| s.get(k) == Some(v) && c.get(k) == Some(v))
+        })
+}
+
 pub fn detect(app: &App) -> Option<Carrier> {
-    let (s, c) = (template_labels(&app.stable), template_labels(&app.canary));
     app.services
         .iter()
-        .find(|svc| {
-            svc.spec
-                .as_ref()
-                .and_then(|sp| sp.selector.as_ref())
-                .is_some_and(|sel| {
-                    !sel.is_empty()
-                        && sel
-                            .iter()
-                            .all(|(k, v)| s.get(k) == Some(v) && c.get(k) == Some(v))
-                })
-        })
+        .find(|svc| selects_both(svc, &app.stable, &app.canary))
         .and_then(|svc| svc.metadata.name.clone())
         .map(Carrier::Replicas)
 }
