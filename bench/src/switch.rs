@@ -132,6 +132,17 @@ pub async fn run(cfg: &Config) -> Result<Section> {
         shell_list.push_str(&format!("{}. `{l}`\n", i + 1));
     }
     sec.notes.push(shell_list);
+    sec.notes.push(
+        "Why more than 6: each call is part of the contract. The Lease (create, delete) keeps \
+         two pipelines from interleaving, and releasing it is what lets the next one start at \
+         once rather than after 30 s; one read (Deployments for readiness, Services for both \
+         selectors) is the plan, taken under the Lease so no other operation can change it \
+         before the writes; the preview is switched to the old color with the Service; the \
+         EndpointSlice list verifies that only the new color serves; the Event records the \
+         change. An earlier version also read before taking the Lease (10 calls); that read \
+         had to be repeated under it, and is gone."
+            .to_string(),
+    );
     sec.headline(
         "wall time, inline shell / switch (medians)",
         format!("{ratio:.0}x ({} ms vs {} ms)", fmt(a.median), fmt(b.median)),
