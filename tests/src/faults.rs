@@ -36,21 +36,6 @@ pub fn request_log(c: &TestCluster) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A Switchyard binary set up as `TestCluster::run_bin` sets it up, not started.
-pub fn command(c: &TestCluster, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(bin);
-    cmd.env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .env_remove("BUILD_URL")
-        .env_remove("JOB_NAME")
-        .env_remove("BUILD_NUMBER")
-        .envs(env.iter().copied())
-        .arg("--kubeconfig")
-        .arg(&c.kubeconfig)
-        .args(args);
-    cmd
-}
-
 /// Runs `cmd` to completion, killing it and failing the test after `limit`.
 pub fn run_within(cmd: Command, limit: Duration) -> Output {
     Background::spawn(cmd).wait_within(limit)

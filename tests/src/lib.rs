@@ -289,6 +289,12 @@ impl TestCluster {
     /// test crate) against this sandbox: `--kubeconfig` set, no inherited
     /// KUBECONFIG, Jenkins variables cleared unless given.
     pub fn run_bin(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        run(self.command(bin, args, env), None)
+    }
+
+    /// A Switchyard binary as `run_bin` runs it, but not started: for tests
+    /// that spawn several at once, signal one, or bound its time.
+    pub fn command(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(bin);
         cmd.env_remove("KUBECONFIG")
             .env("NO_COLOR", "1")
@@ -299,7 +305,7 @@ impl TestCluster {
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args);
-        run(cmd, None)
+        cmd
     }
 
     /// The installed kubectl, with the directory of `plugin` on PATH, as a user

@@ -237,22 +237,6 @@ pub fn signal(child: &Child, signal: &str) {
 }
 
 impl TestCluster {
-    /// A Switchyard binary as `run_bin` runs it, but not started: for tests
-    /// that spawn several at once or signal one.
-    pub fn command(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(bin);
-        cmd.env_remove("KUBECONFIG")
-            .env("NO_COLOR", "1")
-            .env_remove("BUILD_URL")
-            .env_remove("JOB_NAME")
-            .env_remove("BUILD_NUMBER")
-            .envs(env.iter().copied())
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args);
-        cmd
-    }
-
     /// Whether the app's Lease `switchyard-APP` exists in `ns`.
     pub fn lease_held(&self, ns: &str, app: &str) -> bool {
         self.object(

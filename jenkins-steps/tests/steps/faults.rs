@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use switchyard_e2e::faults::{Background, Restartable, command, fault, request_log, run_within};
+use switchyard_e2e::faults::{Background, Restartable, fault, request_log, run_within};
 use switchyard_e2e::{TestCluster, fast_settings, selected_color};
 
 use crate::{annotate_template, expect, result_file};
@@ -15,7 +15,7 @@ const WEIGHT: &str = env!("CARGO_BIN_EXE_deploy-weight");
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn run(c: &TestCluster, bin: &str, args: &[&str]) -> std::process::Output {
-    run_within(command(c, bin, args, &[]), LIMIT)
+    run_within(c.command(bin, args, &[]), LIMIT)
 }
 
 /// The step's one error line (`[time] step: error: ...`), from the `error:` on.
@@ -256,8 +256,7 @@ fn a_sandbox_killed_mid_wait_is_one_line_naming_the_server_and_a_restart_serves_
         "sandbox.switchyard.dev/fail",
         "unready",
     );
-    let waiting = Background::spawn(command(
-        s.cluster(),
+    let waiting = Background::spawn(s.cluster().command(
         HEALTH,
         &["--app", "web", "--color", "green", "--timeout", "60s"],
         &[],

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchyard_e2e::faults::{Background, backdate_lease, command, fault, run_within, wait_until};
+use switchyard_e2e::faults::{Background, backdate_lease, fault, run_within, wait_until};
 use switchyard_e2e::{TestCluster, selected_color};
 
 use crate::{BIN, error_line, expect};
@@ -13,7 +13,7 @@ use crate::{BIN, error_line, expect};
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn run(c: &TestCluster, args: &[&str]) -> std::process::Output {
-    run_within(command(c, BIN, args, &[]), LIMIT)
+    run_within(c.command(BIN, args, &[]), LIMIT)
 }
 
 /// `switchyard.dev/...` annotations of Service web.
@@ -176,8 +176,7 @@ fn a_lease_left_by_a_killed_process_blocks_until_it_expires_then_is_taken_over()
         "-p",
         r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/ready-after":"10m"}}}}}"#,
     ]);
-    let deploy = Background::spawn(command(
-        &c,
+    let deploy = Background::spawn(c.command(
         BIN,
         &[
             "deploy",

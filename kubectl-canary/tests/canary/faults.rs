@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchyard_e2e::faults::{command, fault, run_within};
+use switchyard_e2e::faults::{fault, run_within};
 
 use crate::{BIN, error_line, expect, route_weights};
 
@@ -13,7 +13,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn a_refused_weight_write_is_sent_once_and_leaves_the_weights() {
     let c = switchyard_e2e::TestCluster::demo();
     expect(
-        &run_within(command(&c, BIN, &["set", "20", "shop"], &[]), LIMIT),
+        &run_within(c.command(BIN, &["set", "20", "shop"], &[]), LIMIT),
         0,
     );
     let before = route_weights(&c);
@@ -21,7 +21,7 @@ fn a_refused_weight_write_is_sent_once_and_leaves_the_weights() {
     let rv = c.versions("default")["httproutes/shop"].clone();
     fault(&c, "status=503,verb=patch,resource=httproutes,count=1");
     c.cluster().requests.reset();
-    let out = run_within(command(&c, BIN, &["set", "50", "shop"], &[]), LIMIT);
+    let out = run_within(c.command(BIN, &["set", "50", "shop"], &[]), LIMIT);
     let (_, stderr) = expect(&out, 1);
     assert!(error_line(&stderr).contains("503"), "{stderr}");
     assert_eq!(c.cluster().requests.count("patch", "httproutes"), 1);
@@ -34,7 +34,7 @@ fn a_refused_weight_write_is_sent_once_and_leaves_the_weights() {
     );
     c.cluster().requests.reset();
     expect(
-        &run_within(command(&c, BIN, &["set", "50", "shop"], &[]), LIMIT),
+        &run_within(c.command(BIN, &["set", "50", "shop"], &[]), LIMIT),
         0,
     );
     assert_eq!(route_weights(&c), (50, 50));
