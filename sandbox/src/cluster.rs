@@ -17,6 +17,42 @@ pub struct Settings {
     pub bookmark_interval: Duration,
     /// First CrashLoopBackOff back-off; doubles per restart, capped at 16 times.
     pub crash_backoff: Duration,
+    /// How late a controller learns of a change, as an informer's watch and
+    /// workqueue make it on a real control plane: each change reaches each
+    /// controller after this delay, jittered ±50 %. Zero delivers at once.
+    pub controller_delay: Duration,
+    /// The EndpointSlice controller's own lag behind pod readiness and
+    /// selector changes (its informers, its queue, its batching), jittered too.
+    pub endpoints_delay: Duration,
+    /// The longest a deleted pod stays Terminating: its
+    /// `terminationGracePeriodSeconds` (default 30 s), capped by this.
+    pub termination_grace_cap: Duration,
+    /// Added to every write the API serves: what the etcd round trip of a
+    /// real kube-apiserver costs (zero by default; the bench's
+    /// real-control-plane profile sets 3 ms).
+    pub write_latency: Duration,
+}
+
+impl Settings {
+    /// The timing of an idealised cluster: controllers converge at once and
+    /// pods go at once. For comparisons only; tests run on the default.
+    pub fn instant() -> Settings {
+        Settings {
+            controller_delay: Duration::ZERO,
+            endpoints_delay: Duration::ZERO,
+            termination_grace_cap: Duration::ZERO,
+            ..Settings::default()
+        }
+    }
+}
+
+/// `d` jittered uniformly over [d/2, 3d/2]: controllers do not all wake together.
+pub fn jittered(d: Duration) -> Duration {
+    if d.is_zero() {
+        return d;
+    }
+    let micros = d.as_micros() as u64;
+    Duration::from_micros(micros / 2 + rand::random_range(0..=micros))
 }
 
 impl Default for Settings {
@@ -25,6 +61,10 @@ impl Default for Settings {
             ready_delay: Duration::from_millis(200),
             bookmark_interval: Duration::from_secs(5),
             crash_backoff: Duration::from_millis(500),
+            controller_delay: Duration::from_millis(5),
+            endpoints_delay: Duration::from_millis(20),
+            termination_grace_cap: Duration::from_secs(1),
+            write_latency: Duration::ZERO,
         }
     }
 }

@@ -5,7 +5,9 @@
 //! `status=503,verb=patch,resource=services,count=1`,
 //! `status=429,verb=get,fraction=0.5,count=10,retry-after=1`,
 //! `latency=200ms,verb=list`, `drop-watch=3,resource=pods,count=1`,
-//! `status=503,verb=patch,resource=services,name=web-preview` (one object).
+//! `status=503,verb=patch,resource=services,name=web-preview` (one object),
+//! `status-writer=httproutes,interval=20ms` (another writer: see
+//! [`crate::controllers::writers`]).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -23,6 +25,9 @@ pub enum Effect {
     Latency { millis: u64 },
     /// End a watch stream after this many events.
     DropWatch { after: u32 },
+    /// Not a request fault: rewrite the status of every object of `resource`
+    /// this often, as the other controllers of a real cluster do.
+    StatusWriter { interval_ms: u64 },
 }
 
 /// One fault rule.
@@ -70,7 +75,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             return Err(format!("invalid duration {s:?}: unknown unit"));
         };
         let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-        total += Duration::from_secs_f64(n * secs);
+        total = Duration::try_from_secs_f64(n * secs)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .filter(|d| *d <= Duration::from_secs(365 * 24 * 3600))
+            .ok_or_else(|| format!("invalid duration {s:?}: longer than a year"))?;
         num.clear();
         rest = &rest[unit.len()..];
     }
@@ -93,6 +102,7 @@ impl Fault {
         };
         let mut effect = None;
         let mut retry_after = None;
+        let mut interval = None;
         for kv in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (k, v) = kv
                 .split_once('=')
@@ -118,6 +128,11 @@ impl Fault {
                     })
                 }
                 "drop-watch" => effect = Some(Effect::DropWatch { after: num(v)? }),
+                "status-writer" => {
+                    f.resource = Some(v.to_string());
+                    effect = Some(Effect::StatusWriter { interval_ms: 0 });
+                }
+                "interval" => interval = Some(parse_duration(v)?),
                 "verb" => f.verb = Some(v.to_string()),
                 "resource" => f.resource = Some(v.to_string()),
                 "name" => f.name = Some(v.to_string()),
@@ -134,10 +149,23 @@ impl Fault {
             }
         }
         f.effect = effect.ok_or_else(|| {
-            format!("fault {spec:?}: needs one of status=, latency=, drop-watch=")
+            format!("fault {spec:?}: needs one of status=, latency=, drop-watch=, status-writer=")
         })?;
         if let Effect::Status { retry_after: r, .. } = &mut f.effect {
             *r = retry_after;
+        }
+        if let Effect::StatusWriter { interval_ms } = &mut f.effect {
+            let every = interval.ok_or_else(|| {
+                format!("fault {spec:?}: status-writer needs interval=, e.g. interval=20ms")
+            })?;
+            if every < Duration::from_millis(1) {
+                return Err(format!("fault {spec:?}: interval must be 1ms or more"));
+            }
+            *interval_ms = every.as_millis() as u64;
+        } else if interval.is_some() {
+            return Err(format!(
+                "fault {spec:?}: interval= goes with status-writer="
+            ));
         }
         Ok(f)
     }
@@ -178,6 +206,20 @@ impl Faults {
         self.lock().clone()
     }
 
+    /// The status writers in force: (resource, interval).
+    pub fn status_writers(&self) -> Vec<(String, Duration)> {
+        self.lock()
+            .iter()
+            .filter_map(|f| match f.effect {
+                Effect::StatusWriter { interval_ms } => Some((
+                    f.resource.clone().unwrap_or_default(),
+                    Duration::from_millis(interval_ms),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
         self.rules.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -194,6 +236,7 @@ impl Faults {
                 Effect::Status { .. } => d.error.is_none(),
                 Effect::DropWatch { .. } => verb == "watch" && d.drop_watch_after.is_none(),
                 Effect::Latency { .. } => true,
+                Effect::StatusWriter { .. } => false,
             };
             if !applies || (f.fraction < 1.0 && rand::random::<f64>() >= f.fraction) {
                 continue;
@@ -216,6 +259,7 @@ impl Faults {
                 }
                 Effect::Latency { millis } => d.latency += Duration::from_millis(millis),
                 Effect::DropWatch { after } => d.drop_watch_after = Some(after),
+                Effect::StatusWriter { .. } => {}
             }
         }
         d
@@ -234,6 +278,24 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("9999999999999999h").is_err());
+    }
+
+    #[test]
+    fn status_writers_need_an_interval_and_touch_no_request() {
+        let f = Fault::parse("status-writer=httproutes,interval=20ms").unwrap();
+        assert_eq!(f.resource.as_deref(), Some("httproutes"));
+        assert_eq!(f.effect, Effect::StatusWriter { interval_ms: 20 });
+        let faults = Faults::default();
+        faults.add(f);
+        assert_eq!(
+            faults.status_writers(),
+            vec![("httproutes".to_string(), Duration::from_millis(20))]
+        );
+        let d = faults.decide("patch", "httproutes", None);
+        assert!(d.error.is_none() && d.latency.is_zero());
+        assert!(Fault::parse("status-writer=deployments").is_err());
+        assert!(Fault::parse("status=503,interval=1s").is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ enum Command {
   kube-sandbox serve --kubeconfig /tmp/sandbox.yaml --demo
   KUBECONFIG=/tmp/sandbox.yaml kubectl get deploy,svc,httproutes
   kube-sandbox serve --kubeconfig k.yaml --apply app.yaml --fault status=503,verb=patch,resource=services,count=1")]
-    Serve(Serve),
+    Serve(Box<Serve>),
     Completion(completion::Completion),
 }
 
@@ -75,6 +75,20 @@ struct Serve {
     /// How long pods take to become Ready.
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     ready_delay: Duration,
+    /// How late each controller learns of a change, jittered ±50 %, as
+    /// informers and workqueues make it on a real control plane (0: at once).
+    #[arg(long, value_name = "DURATION", default_value = "5ms", value_parser = parse_duration)]
+    controller_delay: Duration,
+    /// How far EndpointSlices lag pod readiness and selector changes.
+    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    endpoints_delay: Duration,
+    /// The longest a deleted pod stays Terminating (its
+    /// terminationGracePeriodSeconds, capped by this; 0: pods go at once).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    termination_grace: Duration,
+    /// Added to every write, as an etcd round trip costs a real API server.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    write_latency: Duration,
 }
 
 fn parse_token(s: &str) -> Result<(String, String), String> {
@@ -124,6 +138,10 @@ async fn serve(args: Serve) -> Result<()> {
         users: args.token,
         settings: Settings {
             ready_delay: args.ready_delay,
+            controller_delay: args.controller_delay,
+            endpoints_delay: args.endpoints_delay,
+            termination_grace_cap: args.termination_grace,
+            write_latency: args.write_latency,
             ..Settings::default()
         },
         ..Options::default()
@@ -156,7 +174,7 @@ fn main() {
         .expect("a tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Completion(c) => c.exit::<Cli>(),
         }
     });

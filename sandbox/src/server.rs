@@ -185,7 +185,11 @@ impl Sandbox {
             faults.add(Fault::parse(spec).map_err(anyhow::Error::msg)?);
         }
         let cluster = Arc::new(Cluster {
-            store: Store::new(opts.history),
+            store: {
+                let store = Store::new(opts.history);
+                store.set_graceful_pods(!opts.settings.termination_grace_cap.is_zero());
+                store
+            },
             alloc: Allocator::default(),
             faults,
             requests: Requests::default(),

@@ -77,6 +77,10 @@ pub struct Store {
     inner: Mutex<Inner>,
     changes: broadcast::Sender<Arc<Change>>,
     log_capacity: usize,
+    /// Whether a deleted pod that a node runs terminates gracefully (stays,
+    /// with a deletionTimestamp, until the kubelet removes it) rather than
+    /// going at once.
+    graceful_pods: std::sync::atomic::AtomicBool,
 }
 
 /// Current time as the API prints it (RFC 3339, seconds).
@@ -143,7 +147,15 @@ impl Store {
             }),
             changes,
             log_capacity,
+            graceful_pods: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Deleted pods bound to a node terminate gracefully from now on, as the
+    /// real API server's pod strategy makes them (`CheckGracefulDelete`).
+    pub fn set_graceful_pods(&self, on: bool) {
+        self.graceful_pods
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -400,6 +412,8 @@ impl Store {
 
     /// Deletes an object. With finalizers it is only marked (deletionTimestamp) and
     /// goes when they are removed. `precondition_rv`/`_uid` come from DeleteOptions.
+    /// A pod bound to a node is marked Terminating instead, for the kubelet to
+    /// remove once its containers stopped (see [`Store::delete_with_grace`]).
     pub fn delete(
         &self,
         res: &'static ResourceType,
@@ -408,6 +422,33 @@ impl Store {
         precondition_rv: Option<&str>,
         precondition_uid: Option<&str>,
         dry_run: bool,
+    ) -> Result<Obj, ApiError> {
+        self.delete_with_grace(
+            res,
+            ns,
+            name,
+            precondition_rv,
+            precondition_uid,
+            dry_run,
+            None,
+        )
+    }
+
+    /// [`Store::delete`] with DeleteOptions' `gracePeriodSeconds`: `Some(0)`
+    /// removes a pod at once (the kubelet's final delete, `--force`); `None`
+    /// takes the pod's `terminationGracePeriodSeconds` (default 30), as the
+    /// real pod strategy does. The object then carries `deletionTimestamp` =
+    /// now + grace and `deletionGracePeriodSeconds`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn delete_with_grace(
+        &self,
+        res: &'static ResourceType,
+        ns: &str,
+        name: &str,
+        precondition_rv: Option<&str>,
+        precondition_uid: Option<&str>,
+        dry_run: bool,
+        grace_seconds: Option<i64>,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
         let mut inner = self.lock();
@@ -430,11 +471,36 @@ impl Store {
         let has_finalizers = old["metadata"]["finalizers"]
             .as_array()
             .is_some_and(|f| !f.is_empty());
+        let grace = grace_seconds.unwrap_or_else(|| {
+            old["spec"]["terminationGracePeriodSeconds"]
+                .as_i64()
+                .unwrap_or(30)
+        });
+        let graceful = storage.plural == "pods"
+            && storage.group.is_empty()
+            && self
+                .graceful_pods
+                .load(std::sync::atomic::Ordering::Relaxed)
+            && old["spec"]["nodeName"].is_string()
+            && grace > 0
+            && old["status"]["phase"] != "Succeeded"
+            && old["status"]["phase"] != "Failed";
         let table = inner
             .tables
             .get_mut(&table_key(storage))
             .expect("every type has a table");
-        let kind = if has_finalizers {
+        let kind = if graceful && !has_finalizers {
+            if old["metadata"].get("deletionTimestamp").is_some() {
+                // Already terminating: a second delete changes nothing.
+                return Ok(old);
+            }
+            let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
+            last["metadata"]["deletionTimestamp"] =
+                json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            last["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            table.insert(key, Arc::new(last.clone()));
+            ChangeKind::Modified
+        } else if has_finalizers {
             if old["metadata"].get("deletionTimestamp").is_some() {
                 return Ok(old);
             }

@@ -143,10 +143,13 @@ fn apply_rolls_out_and_endpoints_list_ready_pods() {
         "deployment.apps/api configured\nservice/api unchanged\n"
     );
     c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    // Old pods may still be Terminating (listed, with a deletionTimestamp),
+    // as on a real cluster right after `rollout status` returns.
     let images: BTreeSet<String> = c.get_json(&["pods", "-l", "app=api"])["items"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
         .map(|p| {
             p["spec"]["containers"][0]["image"]
                 .as_str()

@@ -136,8 +136,18 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
         Route::Resource(p) => cluster.faults.decide(verb, &resource, p.name.as_deref()),
         _ => cluster.faults.decide(verb, &resource, None),
     };
-    if !decision.latency.is_zero() {
-        tokio::time::sleep(decision.latency).await;
+    // A write's etcd round trip, when the sandbox models one.
+    let write_cost = match verb {
+        "create" | "update" | "patch" | "delete" | "deletecollection"
+            if matches!(route, Route::Resource(_)) =>
+        {
+            cluster.settings.write_latency
+        }
+        _ => std::time::Duration::ZERO,
+    };
+    let delay = decision.latency + write_cost;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     if let Some(e) = decision.error {
         return e.into();

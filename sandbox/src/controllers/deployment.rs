@@ -106,12 +106,24 @@ impl Reconciler for DeploymentController {
         "deployment"
     }
 
-    fn keys_for(&self, _: &Cluster, c: &Change) -> Vec<Key> {
+    fn keys_for(&self, cluster: &Cluster, c: &Change) -> Vec<Key> {
         match c.res.plural {
             "deployments" => vec![key_of(&c.object)],
             "replicasets" => controller_owner(&c.object, "Deployment")
                 .map(|n| vec![(c.namespace().to_string(), n)])
                 .unwrap_or_default(),
+            // A pod gone for good: Recreate waits for the last old one.
+            "pods" if c.kind == crate::store::ChangeKind::Deleted => {
+                controller_owner(&c.object, "ReplicaSet")
+                    .and_then(|rs| {
+                        cluster
+                            .store
+                            .get(res("apps", "replicasets"), c.namespace(), &rs)
+                    })
+                    .and_then(|rs| controller_owner(&rs, "Deployment"))
+                    .map(|n| vec![(c.namespace().to_string(), n)])
+                    .unwrap_or_default()
+            }
             _ => Vec::new(),
         }
     }
@@ -241,7 +253,22 @@ impl Reconciler for DeploymentController {
                 for o in old.iter_mut() {
                     Self::scale(cluster, ns, o, 0, replicas);
                 }
-                let old_pods: i64 = old.iter().map(|o| status_count(&o.obj, "replicas")).sum();
+                // As the real controller's oldPodsRunning: every pod of an old
+                // ReplicaSet that has not finished, Terminating ones included.
+                let old_uids: Vec<&str> = old
+                    .iter()
+                    .filter_map(|o| o.obj["metadata"]["uid"].as_str())
+                    .collect();
+                let old_pods = cluster
+                    .store
+                    .list(res("", "pods"), Some(ns))
+                    .0
+                    .iter()
+                    .filter(|p| old_uids.iter().any(|u| owned_by(p, u)))
+                    .filter(|p| {
+                        !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+                    })
+                    .count();
                 if old_pods == 0 {
                     Self::scale(cluster, ns, &mut new_rs, replicas, replicas);
                 }

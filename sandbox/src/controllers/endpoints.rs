@@ -16,6 +16,14 @@ const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 
 pub struct EndpointsController;
 
+/// The pod's condition `kind` is True (whether or not the pod is being deleted).
+fn pod_condition_true(pod: &Value, kind: &str) -> bool {
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == kind && c["status"] == "True")
+    })
+}
+
 fn selector_of(svc: &Value) -> Option<LabelSelector> {
     svc["spec"]["selector"]
         .as_object()
@@ -47,6 +55,10 @@ fn target_port(sp: &Value, pods: &[std::sync::Arc<Value>]) -> Option<i64> {
 impl Reconciler for EndpointsController {
     fn name(&self) -> &'static str {
         "endpoints"
+    }
+
+    fn delay(&self, settings: &crate::Settings) -> Duration {
+        settings.endpoints_delay
     }
 
     fn keys_for(&self, cluster: &Cluster, c: &Change) -> Vec<Key> {
@@ -105,11 +117,7 @@ impl Reconciler for EndpointsController {
             .list(res("", "pods"), Some(ns))
             .0
             .into_iter()
-            .filter(|p| {
-                selector.matches_object(p)
-                    && p["status"]["podIP"].is_string()
-                    && p["metadata"].get("deletionTimestamp").is_none()
-            })
+            .filter(|p| selector.matches_object(p) && p["status"]["podIP"].is_string())
             .collect();
         pods.sort_by(|a, b| {
             a["metadata"]["name"]
@@ -130,10 +138,14 @@ impl Reconciler for EndpointsController {
         let endpoints: Vec<Value> = pods
             .iter()
             .map(|p| {
-                let ready = pod_is_ready(p);
+                // Terminating pods stay listed, not ready, serving while their
+                // containers still pass readiness (EndpointSliceTerminatingCondition,
+                // GA in 1.26), so load balancers can drain them.
+                let terminating = p["metadata"].get("deletionTimestamp").is_some();
+                let serving = pod_condition_true(p, "Ready");
                 json!({
                     "addresses": [p["status"]["podIP"]],
-                    "conditions": { "ready": ready, "serving": ready, "terminating": false },
+                    "conditions": { "ready": serving && !terminating, "serving": serving, "terminating": terminating },
                     "targetRef": target_ref(p),
                     "nodeName": NODE_NAME,
                 })
@@ -171,7 +183,9 @@ impl Reconciler for EndpointsController {
                 let _ = cluster.store.create(slices, slice, false);
             }
         }
-        // Legacy Endpoints: ready and not-ready addresses in one subset.
+        // Legacy Endpoints: ready and not-ready addresses in one subset;
+        // terminating pods are left out, as the endpoints controller does.
+        pods.retain(|p| p["metadata"].get("deletionTimestamp").is_none());
         let addr = |p: &Value| json!({ "ip": p["status"]["podIP"], "nodeName": NODE_NAME, "targetRef": target_ref(p) });
         let ready: Vec<Value> = pods
             .iter()

@@ -66,6 +66,8 @@ fn mode(pod: &Value) -> Mode {
 pub struct Kubelet {
     /// When each pod (by uid) was first seen: pod timings count from here.
     seen: Mutex<HashMap<String, Instant>>,
+    /// When each pod (by uid) was first seen Terminating.
+    terminating: Mutex<HashMap<String, Instant>>,
 }
 
 fn cond(kind: &str, ok: bool, reason: Option<&str>, message: Option<&str>) -> Value {
@@ -326,6 +328,43 @@ impl Kubelet {
     }
 }
 
+impl Kubelet {
+    /// A pod being deleted: its containers get SIGTERM and the grace period
+    /// (`deletionGracePeriodSeconds`, capped by the sandbox's
+    /// `termination_grace_cap`) to stop; then the kubelet deletes the pod for
+    /// good, with grace 0, as the real kubelet's status manager does.
+    fn terminate(&self, cluster: &Cluster, pod: &Value, uid: &str) -> Option<Duration> {
+        let since = *self
+            .terminating
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(uid.to_string())
+            .or_insert_with(Instant::now);
+        let grace = Duration::from_secs(
+            pod["metadata"]["deletionGracePeriodSeconds"]
+                .as_u64()
+                .unwrap_or(0),
+        )
+        .min(cluster.settings.termination_grace_cap);
+        let left = grace.saturating_sub(since.elapsed());
+        if !left.is_zero() {
+            return Some(left);
+        }
+        let pods = res("", "pods");
+        let (ns, name) = key_of(pod);
+        let _ = cluster.store.delete_with_grace(
+            pods,
+            &ns,
+            &name,
+            None,
+            pod["metadata"]["uid"].as_str(),
+            false,
+            Some(0),
+        );
+        None
+    }
+}
+
 /// Copies `lastTransitionTime`s over from `old`, so that a recomputed status
 /// that means the same compares equal and writes nothing.
 fn same_meaning(old: &Value, new: &Value) -> bool {
@@ -368,6 +407,10 @@ impl Reconciler for Kubelet {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(uid);
+                self.terminating
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(uid);
             }
             return Vec::new();
         }
@@ -396,6 +439,9 @@ impl Reconciler for Kubelet {
             });
         }
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        if pod["metadata"].get("deletionTimestamp").is_some() {
+            return self.terminate(cluster, &pod, &uid);
+        }
         let first = *self
             .seen
             .lock()

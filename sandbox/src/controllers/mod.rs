@@ -2,14 +2,26 @@
 //! over the store's change feed, as kube-controller-manager's are:
 //! Deployment → ReplicaSet → Pods (a kubelet that plays pod lifecycles,
 //! failures included) → EndpointSlices and Endpoints; and garbage collection.
+//!
+//! They keep a real control plane's timing. A real controller learns of a
+//! change through its informer (a watch, then a handler that queues the key)
+//! and works its queue later; kube-controller-manager's controllers are
+//! milliseconds behind the API server at best, the EndpointSlice controller
+//! more. So every change reaches each controller here after
+//! [`Settings::controller_delay`](crate::Settings) (jittered), and a key is
+//! reconciled once for everything that arrived meanwhile, as a workqueue
+//! deduplicates keys. Each controller writes what it computed as a separate
+//! write, so a rollout moves its status in steps, each bumping the
+//! resourceVersion, and a tool's read can land between any two of them.
 
 pub mod deployment;
 pub mod endpoints;
 pub mod gc;
 pub mod kubelet;
 pub mod replicaset;
+pub mod writers;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Settings, jittered};
 use crate::resources::{self, ResourceType};
 use crate::store::{Change, Key};
 
@@ -30,46 +42,93 @@ pub trait Reconciler: Send + Sync + 'static {
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key>;
     /// Converges one object; `Some(d)` asks to be called again after `d`.
     fn reconcile(&self, cluster: &Cluster, key: &Key) -> Option<Duration>;
+    /// How late this controller learns of a change (before jitter).
+    fn delay(&self, settings: &Settings) -> Duration {
+        settings.controller_delay
+    }
+}
+
+/// When each key is due: a workqueue with delays. A key queued again before
+/// it is due keeps the earlier time, so a burst of changes is one reconcile.
+#[derive(Default)]
+struct Queue {
+    due: BTreeMap<Key, Instant>,
+}
+
+impl Queue {
+    fn add(&mut self, key: Key, at: Instant) {
+        let t = self.due.entry(key).or_insert(at);
+        if at < *t {
+            *t = at;
+        }
+    }
+
+    /// Removes and returns the keys due by `now`.
+    fn take_due(&mut self, now: Instant) -> Vec<Key> {
+        let due: Vec<Key> = self
+            .due
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &due {
+            self.due.remove(k);
+        }
+        due
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.due.values().min().copied()
+    }
 }
 
 /// Runs a reconciler until the store's feed closes.
 pub async fn run(cluster: Arc<Cluster>, r: impl Reconciler) {
     let mut rx = cluster.store.subscribe();
-    let mut queue: BTreeSet<Key> = r.all_keys(&cluster).into_iter().collect();
-    let mut timers: BTreeMap<Key, Instant> = BTreeMap::new();
+    let mut queue = Queue::default();
+    let start = Instant::now();
+    for key in r.all_keys(&cluster) {
+        queue.add(key, start);
+    }
+    let delay = r.delay(&cluster.settings);
+    // Each change is delivered `delay` (jittered) after it happened; one
+    // delivery time per batch keeps the order of changes to one key.
+    let deliver = |queue: &mut Queue, keys: Vec<Key>| {
+        let at = Instant::now() + jittered(delay);
+        for k in keys {
+            queue.add(k, at);
+        }
+    };
     loop {
-        while let Some(key) = queue.pop_first() {
-            timers.remove(&key);
+        let now = Instant::now();
+        for key in queue.take_due(now) {
             if let Some(after) = r.reconcile(&cluster, &key) {
-                timers.insert(key, Instant::now() + after);
+                queue.add(key, Instant::now() + after);
             }
         }
-        let next = timers.values().min().copied();
+        let next = queue.next();
         tokio::select! {
             change = rx.recv() => match change {
-                Ok(c) => queue.extend(r.keys_for(&cluster, &c)),
-                Err(RecvError::Lagged(_)) => queue.extend(r.all_keys(&cluster)),
+                Ok(c) => deliver(&mut queue, r.keys_for(&cluster, &c)),
+                Err(RecvError::Lagged(_)) => deliver(&mut queue, r.all_keys(&cluster)),
                 Err(RecvError::Closed) => return,
             },
             _ = tokio::time::sleep_until(next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if next.is_some() => {}
         }
-        // Batch whatever else arrived, and due timers.
+        // Batch whatever else arrived.
+        let mut keys = Vec::new();
         loop {
             match rx.try_recv() {
-                Ok(c) => queue.extend(r.keys_for(&cluster, &c)),
+                Ok(c) => keys.extend(r.keys_for(&cluster, &c)),
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                    queue.extend(r.all_keys(&cluster))
+                    keys.extend(r.all_keys(&cluster))
                 }
                 Err(_) => break,
             }
         }
-        let now = Instant::now();
-        queue.extend(
-            timers
-                .iter()
-                .filter(|(_, t)| **t <= now)
-                .map(|(k, _)| k.clone()),
-        );
+        if !keys.is_empty() {
+            deliver(&mut queue, keys);
+        }
     }
 }
 
@@ -161,4 +220,5 @@ pub fn spawn_all(cluster: &Arc<Cluster>) {
     tokio::spawn(run(cluster.clone(), kubelet::Kubelet::default()));
     tokio::spawn(run(cluster.clone(), endpoints::EndpointsController));
     tokio::spawn(gc::run(cluster.clone()));
+    tokio::spawn(writers::run(cluster.clone()));
 }

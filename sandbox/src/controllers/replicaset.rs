@@ -79,6 +79,14 @@ impl Reconciler for ReplicaSetController {
             .filter(|p| owned_by(p, uid) && p["metadata"].get("deletionTimestamp").is_none())
             .collect();
         let want = rs["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
+        // The status counts the pods as this sync found them, before it made
+        // or deleted any: the real controller computes it from its informer's
+        // cache, which has not seen its own creations yet, so the counts
+        // catch up one sync later, in a write of their own.
+        let min_ready = Duration::from_secs(rs["spec"]["minReadySeconds"].as_u64().unwrap_or(0));
+        let found = owned.len();
+        let ready = owned.iter().filter(|p| pod_is_ready(p)).count();
+        let (available, next) = availability(&owned, min_ready);
         if rs["metadata"].get("deletionTimestamp").is_none() {
             if owned.len() < want {
                 for _ in owned.len()..want {
@@ -108,19 +116,52 @@ impl Reconciler for ReplicaSetController {
                 }
             }
         }
-        let ready = owned.iter().filter(|p| pod_is_ready(p)).count();
-        let status = json!({
-            "replicas": owned.len(),
-            "fullyLabeledReplicas": owned.len(),
+        let mut status = json!({
+            "replicas": found,
+            "fullyLabeledReplicas": found,
             "readyReplicas": ready,
-            "availableReplicas": ready,
+            "availableReplicas": available,
             "observedGeneration": rs["metadata"]["generation"],
         });
+        for field in ["readyReplicas", "availableReplicas", "fullyLabeledReplicas"] {
+            if status[field] == 0 {
+                status.as_object_mut().map(|m| m.remove(field));
+            }
+        }
         let _ = cluster.store.update(replicasets(), ns, name, false, |cur| {
             let mut n = (**cur).clone();
             n["status"] = status;
             Ok(n)
         });
-        None
+        next
     }
+}
+
+/// How many of `pods` are available (Ready for at least `min_ready`, from
+/// the Ready condition's lastTransitionTime, as `podutil.IsPodAvailable`
+/// reckons), and when the next one will be.
+fn availability(pods: &[std::sync::Arc<Value>], min_ready: Duration) -> (usize, Option<Duration>) {
+    if min_ready.is_zero() {
+        return (pods.iter().filter(|p| pod_is_ready(p)).count(), None);
+    }
+    let now = jiff::Timestamp::now();
+    let mut available = 0;
+    let mut next: Option<Duration> = None;
+    for p in pods.iter().filter(|p| pod_is_ready(p)) {
+        let since = p["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["lastTransitionTime"].as_str())
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let ready_for = since
+            .map(|t| now.duration_since(t).unsigned_abs())
+            .unwrap_or_default();
+        if ready_for >= min_ready {
+            available += 1;
+        } else {
+            let left = min_ready - ready_for;
+            next = Some(next.map_or(left, |n| n.min(left)));
+        }
+    }
+    (available, next)
 }

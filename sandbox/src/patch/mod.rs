@@ -56,17 +56,7 @@ pub fn apply(
     patch: &Value,
 ) -> Result<(), ApiError> {
     match pt {
-        PatchType::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| ApiError::bad_request(format!("error decoding JSON patch: {e}")))?;
-            json_patch::patch(target, &ops).map_err(|e| {
-                ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
-            })
-        }
+        PatchType::Json => apply_json(target, patch),
         PatchType::Merge => {
             json_patch::merge(target, patch);
             Ok(())
@@ -83,6 +73,44 @@ pub fn apply(
         PatchType::Apply => strategic::apply(target, patch, res.kind)
             .map_err(|e| ApiError::bad_request(e.to_string())),
     }
+}
+
+/// Applies a JSON Patch as kube-apiserver's (evanphx/json-patch v4) does:
+/// all or nothing, and a `test` of `null` passes on a key missing under an
+/// existing parent (and fails when the key is there), where the json-patch
+/// crate would fail both. Ops are applied one by one on a copy.
+fn apply_json(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
+    let ops = patch
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("error decoding JSON patch: not an array"))?;
+    let invalid = |m: String| {
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("the server rejected our request due to an error in our request: {m}"),
+        )
+    };
+    let mut doc = target.clone();
+    for op in ops {
+        if op["op"] == "test" && op.get("value").is_some_and(Value::is_null) {
+            let path = op["path"].as_str().unwrap_or("");
+            let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+            if doc.pointer(path).is_some() {
+                return Err(invalid(format!("testing value {path} failed: test failed")));
+            }
+            if !parent.is_empty() && doc.pointer(parent).is_none() {
+                return Err(invalid(format!(
+                    "test operation does not apply: is nil for {path}"
+                )));
+            }
+            continue;
+        }
+        let one: json_patch::Patch = serde_json::from_value(Value::Array(vec![op.clone()]))
+            .map_err(|e| ApiError::bad_request(format!("error decoding JSON patch: {e}")))?;
+        json_patch::patch(&mut doc, &one).map_err(|e| invalid(e.to_string()))?;
+    }
+    *target = doc;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -115,6 +143,26 @@ mod tests {
         let stale = json!([{"op": "test", "path": "/spec/selector/color", "value": "blue"}]);
         assert_eq!(
             apply(PatchType::Json, svc, &mut o, &stale)
+                .unwrap_err()
+                .code,
+            422
+        );
+    }
+
+    #[test]
+    fn a_null_test_passes_on_a_missing_key_as_kube_apiserver_does() {
+        let svc = find("", "v1", "services").unwrap();
+        let mut o = json!({"metadata": {"annotations": {"a": "1"}}});
+        let absent = json!([{"op": "test", "path": "/metadata/annotations/b", "value": null},
+                            {"op": "add", "path": "/metadata/annotations/b", "value": "2"}]);
+        apply(PatchType::Json, svc, &mut o, &absent).unwrap();
+        assert_eq!(o["metadata"]["annotations"]["b"], "2");
+        // Now present: the same test fails, and nothing is applied.
+        let e = apply(PatchType::Json, svc, &mut o, &absent).unwrap_err();
+        assert_eq!(e.code, 422);
+        let no_parent = json!([{"op": "test", "path": "/spec/x/y", "value": null}]);
+        assert_eq!(
+            apply(PatchType::Json, svc, &mut o, &no_parent)
                 .unwrap_err()
                 .code,
             422

@@ -12,6 +12,7 @@ const DEPLOY: &str = "/apis/apps/v1/namespaces/default/deployments";
 const PODS: &str = "/api/v1/namespaces/default/pods";
 const SVC: &str = "/api/v1/namespaces/default/services";
 
+/// Every pod of `app`, Terminating ones included (as a real server lists them).
 async fn pods(env: &Env, app: &str) -> Vec<Value> {
     env.get(&format!("{PODS}?labelSelector=app%3D{app}"))
         .await
@@ -19,6 +20,16 @@ async fn pods(env: &Env, app: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// The pods of `app` not being deleted: what ReplicaSets count, and what
+/// maxSurge bounds.
+async fn live_pods(env: &Env, app: &str) -> Vec<Value> {
+    pods(env, app)
+        .await
+        .into_iter()
+        .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+        .collect()
 }
 
 fn ready(d: &Value, n: i64) -> bool {
@@ -97,10 +108,10 @@ async fn rolling_update_replaces_pods_without_dropping_below_min_available() {
             min_available =
                 min_available.min(d["status"]["availableReplicas"].as_i64().unwrap_or(0));
         }
-        max_pods = max_pods.max(pods(&env, "roll").await.len());
+        max_pods = max_pods.max(live_pods(&env, "roll").await.len());
         if ready(&d, 4)
             && condition(&d, "Progressing")["reason"] == "NewReplicaSetAvailable"
-            && pods(&env, "roll")
+            && live_pods(&env, "roll")
                 .await
                 .iter()
                 .all(|p| p["spec"]["containers"][0]["image"] == "example/app:2.0")
@@ -194,7 +205,26 @@ async fn scaling_adds_and_removes_pods() {
     .await;
     env.wait_for(&format!("{DEPLOY}/sc"), "2 ready", |d| ready(d, 2))
         .await;
-    assert_eq!(pods(&env, "sc").await.len(), 2);
+    assert_eq!(live_pods(&env, "sc").await.len(), 2);
+    // The two removed pods terminate gracefully: listed with a
+    // deletionTimestamp for their grace period (capped at 1 s), then gone.
+    let all = pods(&env, "sc").await;
+    let terminating: Vec<&Value> = all
+        .iter()
+        .filter(|p| p["metadata"].get("deletionTimestamp").is_some())
+        .collect();
+    assert!(terminating.len() <= 2, "{all:?}");
+    for p in &terminating {
+        assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30, "{p}");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while pods(&env, "sc").await.len() > 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "terminating pods never went"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The waiting or terminated reason of the first container of every pod of `app`,

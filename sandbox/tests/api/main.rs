@@ -54,6 +54,7 @@ pub async fn start() -> Env {
             ready_delay: Duration::from_millis(50),
             bookmark_interval: Duration::from_millis(100),
             crash_backoff: Duration::from_millis(100),
+            ..Settings::default()
         },
         ..Options::default()
     })
