@@ -70,11 +70,30 @@ pub async fn until_signalled<F: std::future::Future>(work: F) -> Result<F::Outpu
         }
     }
     drop(work);
-    let message = match crate::lock::release_all().await {
+    let mut message = match crate::lock::release_all().await {
         0 => name.to_string(),
         _ => format!("{name}; the app's lock was released"),
     };
+    if let Some(note) = interrupt_note() {
+        message = format!("{message}; {note}");
+    }
     Err((code, message))
+}
+
+/// What a signal should tell the user about where the work stopped (a ramp:
+/// the weight it left and how to resume or abort). Set as the work moves.
+static INTERRUPT_NOTE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sets (or clears) the note a signal adds to its error line.
+pub fn set_interrupt_note(note: Option<String>) {
+    *INTERRUPT_NOTE.lock().unwrap_or_else(|e| e.into_inner()) = note;
+}
+
+fn interrupt_note() -> Option<String> {
+    INTERRUPT_NOTE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 /// Runs a plugin's command on a current-thread runtime and exits with its

@@ -11,6 +11,7 @@ use crate::exit::{Error, Exit};
 
 pub mod log;
 pub mod retry;
+pub mod transport;
 
 /// kubectl's `-v`: how much to log on stderr.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -162,8 +163,12 @@ impl KubeArgs {
 /// needs.
 pub fn build_client(config: Config, level: u8) -> Result<Client> {
     let server: std::sync::Arc<str> = log::origin(&config.cluster_url).into();
-    let builder = kube::client::ClientBuilder::try_from(config)
-        .context("building the Kubernetes client")?
+    if config.proxy_url.is_some() {
+        // kube's builder says which proxies it supports (this build: none).
+        kube::client::ClientBuilder::try_from(config).context("building the Kubernetes client")?;
+        anyhow::bail!("unreachable: kube accepted a proxy-url without proxy support");
+    }
+    let builder = transport::builder(config)?
         .with_layer(&tower::buffer::BufferLayer::new(1024))
         .with_layer(&log::LogLayer {
             level,

@@ -11,6 +11,7 @@ pub mod completion;
 pub mod connect;
 pub mod event;
 pub mod exit;
+pub mod guard;
 pub mod health;
 pub mod history;
 pub mod http;
@@ -19,6 +20,7 @@ pub mod names;
 pub mod notify;
 pub mod output;
 pub mod traffic;
+pub mod undo;
 pub mod workload;
 
 /// `--dry-run=client|server`: show what would change, change nothing.

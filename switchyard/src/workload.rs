@@ -133,6 +133,43 @@ pub fn container_image(d: &Deployment, container: &str) -> Option<String> {
         .clone()
 }
 
+/// The guarded write of a new image for `container` (and a replica count):
+/// it tests the container's name and image and the replicas as read, so the
+/// Deployment controller's status writes in between do not make it fail.
+pub fn image_write(
+    d: &Deployment,
+    container: &str,
+    image: &str,
+    replicas: i32,
+) -> crate::guard::Guard {
+    let name = d.metadata.name.clone().unwrap_or_default();
+    let index = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.iter().position(|c| c.name == container))
+        .unwrap_or(0)
+        .to_string();
+    let c = ["spec", "template", "spec", "containers", index.as_str()];
+    let field = |f: &'static str| [c[0], c[1], c[2], c[3], c[4], f];
+    crate::guard::Guard::on(d, format!("Deployment {name}"))
+        .expect(&field("name"))
+        .expect(&field("image"))
+        .expect(&["spec", "replicas"])
+        .set(&field("image"), serde_json::json!(image))
+        .set(&["spec", "replicas"], serde_json::json!(replicas))
+}
+
+/// The guarded write of `spec.replicas`: it tests the count as read, so a
+/// status write in between does not make it fail, and a scale by someone
+/// else (a person, an HPA) does.
+pub fn replicas_write(d: &Deployment, to: i32) -> crate::guard::Guard {
+    let name = d.metadata.name.clone().unwrap_or_default();
+    crate::guard::Guard::on(d, format!("Deployment {name}"))
+        .expect(&["spec", "replicas"])
+        .set(&["spec", "replicas"], serde_json::json!(to))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use switchyard::bluegreen::{self, rollback, switch};
 use switchyard::canary::{self, set};
 use switchyard::connect::KubeArgs;
 use switchyard::exit::{Error, Exit};
+use switchyard::undo;
 
 #[derive(Parser)]
 #[command(
@@ -49,17 +50,20 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     }
     match canary::resolve(&a.app, ns, &services, &deployments) {
         Ok(app) => {
-            let r = set::run(
-                client,
-                &app,
-                0,
-                &set::Options {
-                    reason: Some("rollback".into()),
-                    ..Default::default()
-                },
-                &mut progress,
-            )
-            .await?;
+            let opts = set::Options {
+                reason: Some("rollback".into()),
+                ..Default::default()
+            };
+            // A safety net: each attempt after the first reads the app afresh.
+            let mut retry = undo::Retry::new(undo::DEADLINE);
+            let mut app = app;
+            let r = loop {
+                let attempt = set::run(client, &app, 0, &opts, &mut progress).await;
+                if let Some(done) = retry.after(attempt).await {
+                    break done?;
+                }
+                app = canary::load(client, ns, &app.name).await?;
+            };
             let summary = match r.result {
                 "unchanged" => format!("{} canary weight is already 0%: unchanged", r.app),
                 _ => format!("rolled back {}: canary weight {}% → 0%", r.app, r.from),

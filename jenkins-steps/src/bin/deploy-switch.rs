@@ -10,7 +10,7 @@ use serde_json::json;
 use switchyard::bluegreen::{self, Color, scale, switch};
 use switchyard::connect::KubeArgs;
 use switchyard::exit::Exit;
-use switchyard::health;
+use switchyard::{health, undo};
 
 #[derive(Parser)]
 #[command(
@@ -84,7 +84,15 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
                     reason: Some("rollback: the switch could not be verified".into()),
                     ..switch::Options::default()
                 };
-                switch::run(client, ns, &a.app, &back, &mut progress).await?;
+                // A safety net: each attempt re-reads the app under the lease.
+                let mut retry = undo::Retry::new(undo::DEADLINE);
+                loop {
+                    let attempt = switch::run(client, ns, &a.app, &back, &mut progress).await;
+                    if let Some(done) = retry.after(attempt).await {
+                        done?;
+                        break;
+                    }
+                }
                 let msg = format!(
                     "{}; rolled back to {}",
                     switchyard::output::one_line(&e),
@@ -135,7 +143,14 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
                     reason: Some(format!("rollback: GET {path} answered {}", answer.status)),
                     ..switch::Options::default()
                 };
-                switch::run(client, ns, &a.app, &back, &mut progress).await?;
+                let mut retry = undo::Retry::new(undo::DEADLINE);
+                loop {
+                    let attempt = switch::run(client, ns, &a.app, &back, &mut progress).await;
+                    if let Some(done) = retry.after(attempt).await {
+                        done?;
+                        break;
+                    }
+                }
                 return Ok(Outcome::failed(
                     Exit::Failed,
                     format!("{what}; rolled back to {}", report.from),

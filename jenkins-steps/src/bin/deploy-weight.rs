@@ -84,6 +84,8 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         port: a.port,
         promote: a.promote,
         timeout: a.step.timeout,
+        // A re-run build resumes the ramp from the weight it left.
+        from_start: false,
         set: set_opts,
     };
     let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;

@@ -172,8 +172,12 @@ fn twenty_concurrent_switches_keep_one_color_and_every_history_entry() {
     assert_ne!(color(&preview_after), last_to);
 
     // Every switch's entry once, nobody else's; newest first.
-    let hist: Vec<Value> =
-        serde_json::from_str(annotation(&after, "switchyard.dev/history")).unwrap();
+    // (No history at all when every process that got the lease asked for
+    // the color already active: all were "unchanged".)
+    let hist: Vec<Value> = match annotation(&after, "switchyard.dev/history") {
+        "" => Vec::new(),
+        h => serde_json::from_str(h).unwrap(),
+    };
     let kept = hist.len().min(switchyard::history::KEEP);
     assert_eq!(hist.len(), kept);
     let actors: Vec<&str> = hist

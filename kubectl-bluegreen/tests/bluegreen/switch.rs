@@ -292,7 +292,15 @@ fn api_calls_per_switch_are_bounded() {
     expect(&bluegreen(&c, &["switch", "web"]), 0);
     // The lease, one read (Services, Deployments) to plan on, the Service and
     // the preview, one EndpointSlice list that verifies, the Event, the release.
-    let snapshot = c.cluster().requests.snapshot();
+    // The EndpointSlice controller lags the Service write (as on a real
+    // cluster), so the list may not be final yet: then one watch follows it.
+    let mut snapshot = c.cluster().requests.snapshot();
+    let watches = snapshot["counts"]
+        .as_object_mut()
+        .unwrap()
+        .remove("watch endpointslices")
+        .map_or(0, |n| n.as_u64().unwrap());
+    assert!(watches <= 1, "{snapshot}");
     assert_eq!(
         snapshot["counts"],
         serde_json::json!({
@@ -306,5 +314,5 @@ fn api_calls_per_switch_are_bounded() {
         }),
         "{snapshot}"
     );
-    assert_eq!(snapshot["total"], 8, "{snapshot}");
+    assert_eq!(snapshot["total"], 8 + watches, "{snapshot}");
 }

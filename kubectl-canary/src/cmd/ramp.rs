@@ -28,9 +28,13 @@ pub struct Args {
     /// Promote after the last step.
     #[arg(long)]
     promote: bool,
-    /// How long promotion may take.
+    /// How long promotion, and the pods of each replica-split step, may take to roll out.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
     timeout: Duration,
+    /// Start at the first step even when the weight is already above it
+    /// (by default a ramp continues from the first step above the current weight).
+    #[arg(long)]
+    from_start: bool,
     #[command(flatten)]
     provider: ProviderArgs,
 }
@@ -45,13 +49,21 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         port: args.port,
         promote: args.promote,
         timeout: args.timeout,
+        from_start: args.from_start,
         set: args.provider.options(),
     };
     let mut progress = super::progress();
     let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
     out.result(&r, || {
         let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();
-        let mut s = format!("ramped {} through {}\n", r.app, steps.join(" → "));
+        let mut s = if r.steps.is_empty() {
+            format!(
+                "{} is already at {}%: no step left (unchanged)\n",
+                r.app, r.from
+            )
+        } else {
+            format!("ramped {} through {}\n", r.app, steps.join(" → "))
+        };
         if r.promoted {
             s.push_str(&format!("promoted {}: the canary is now stable\n", r.app));
         }

@@ -6,9 +6,8 @@ use std::time::Duration;
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PatchParams, PostParams};
 use serde::Serialize;
-use serde_json::json;
 
 use super::{App, Color};
 use crate::exit::{Error, Exit};
@@ -175,16 +174,9 @@ pub async fn run(
         if !unchanged {
             match current {
                 Some(d) => {
-                    let patch = json!({
-                        "metadata": { "resourceVersion": d.metadata.resource_version },
-                        "spec": {
-                            "replicas": replicas,
-                            "template": { "spec": { "containers": [{ "name": container, "image": opts.image }] } },
-                        },
-                    });
-                    api.patch(&dname, &PatchParams::default(), &Patch::Strategic(&patch))
-                        .await
-                        .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))?;
+                    crate::workload::image_write(d, &container, &opts.image, replicas)
+                        .send(&api, &dname, &PatchParams::default())
+                        .await?;
                     report.result = "updated";
                 }
                 None => {
@@ -213,6 +205,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn deploy(containers: &[&str]) -> Deployment {
         let cs: Vec<_> = containers

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, PatchParams, PostParams};
 use serde::Serialize;
 use serde_json::json;
 
@@ -146,30 +146,42 @@ pub async fn run(
 
     lock::with_lease(client, ns, app, opts.lease_duration, async {
         let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-        if !deployments.iter().any(|d| d.metadata.name.as_deref() == Some(blue_name.as_str())) {
+        if !deployments
+            .iter()
+            .any(|d| d.metadata.name.as_deref() == Some(blue_name.as_str()))
+        {
             api.create(&PostParams::default(), &blue_from(source, app, ns, &label))
                 .await
                 .with_context(|| format!("creating Deployment {blue_name}"))?;
-            progress(&format!("Deployment {blue_name} created from {source_name}"));
+            progress(&format!(
+                "Deployment {blue_name} created from {source_name}"
+            ));
         }
         super::wait_healthy(client, ns, &blue_name, opts.timeout, progress).await?;
         // Only now does the Service move: its pods were ready before a single
         // request could reach them.
-        let mut patch = json!({
-            "metadata": { "resourceVersion": svc.metadata.resource_version },
-            "spec": { "selector": { label.clone(): "blue" } },
-        });
+        // Guarded on the selector read: a cloud controller writing the
+        // Service's status in between does not matter, a selector change does.
+        let mut write = crate::guard::Guard::on(svc, format!("Service {app}"))
+            .expect(&["spec", "selector"])
+            .set(&["spec", "selector", label.as_str()], json!("blue"));
         if label != DEFAULT_COLOR_LABEL {
-            patch["metadata"]["annotations"] = json!({ COLOR_LABEL_ANNOTATION: label });
+            write = write.set(
+                &["metadata", "annotations", COLOR_LABEL_ANNOTATION],
+                json!(label),
+            );
         }
-        Api::<Service>::namespaced(client.clone(), ns)
-            .patch(app, &PatchParams::default(), &Patch::Merge(&patch))
+        write
+            .send(
+                &Api::<Service>::namespaced(client.clone(), ns),
+                app,
+                &PatchParams::default(),
+            )
             .await
-            .map_err(|e| match e {
-                kube::Error::Api(s) if s.code == 409 => Error::new(Exit::Conflict, format!("Service {app} changed while {blue_name} started; its selector was not moved")).into(),
-                e => anyhow::Error::new(e).context(format!("moving Service {app} to {blue_name}")),
-            })?;
-        progress(&format!("Service {app} now selects {label}=blue ({blue_name})"));
+            .with_context(|| format!("moving Service {app} to {blue_name}"))?;
+        progress(&format!(
+            "Service {app} now selects {label}=blue ({blue_name})"
+        ));
         Ok::<_, anyhow::Error>(())
     })
     .await?;

@@ -139,6 +139,11 @@ impl App {
     }
 }
 
+/// The color Service `svc` selects by `label`, if any.
+pub fn selected_color(svc: &Service, label: &str) -> Option<Color> {
+    selector(svc)?.get(label)?.parse().ok()
+}
+
 fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
     svc.spec.as_ref()?.selector.as_ref()
 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
+use kube::api::{Api, PatchParams};
 
 use super::{App, Color, switch};
 use crate::exit::{Error, Exit};
@@ -62,11 +61,13 @@ pub async fn run(
                     .into());
             }
             lock::with_lease(client, ns, name, opts.switch.lease_duration, async {
-                let patch = json!({ "metadata": { "resourceVersion": d.metadata.resource_version }, "spec": { "replicas": want } });
-                Api::<Deployment>::namespaced(client.clone(), ns)
-                    .patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .map_err(|e| anyhow::Error::new(e).context(format!("scaling {dname} up")))?;
+                crate::workload::replicas_write(d, want)
+                    .send(
+                        &Api::<Deployment>::namespaced(client.clone(), ns),
+                        &dname,
+                        &PatchParams::default(),
+                    )
+                    .await?;
                 progress(&format!("Deployment {dname}: scaled to {want}"));
                 super::wait_healthy(client, ns, &dname, opts.timeout, progress).await
             })

@@ -3,9 +3,8 @@
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PatchParams};
 use serde::Serialize;
-use serde_json::json;
 
 use super::{App, Color};
 use crate::exit::{Error, Exit};
@@ -72,12 +71,10 @@ pub async fn run(
     if from == to {
         return Ok(report);
     }
-    let patch = json!({ "metadata": { "resourceVersion": d.metadata.resource_version }, "spec": { "replicas": to } });
+    let write = crate::workload::replicas_write(d, to);
     let api = Api::<Deployment>::namespaced(client.clone(), ns);
     lock::with_lease(client, ns, name, lease_duration, async {
-        api.patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))
+        write.send(&api, &dname, &PatchParams::default()).await
     })
     .await?;
     report.result = "scaled";

@@ -2,7 +2,7 @@
 //!
 //! The Lease, then one read, then preconditions (target exists, fully rolled
 //! out, optional HTTP check through the preview Service), then one write of the Service
-//! guarded by the resourceVersion read, then the preview Service, then
+//! guarded by the fields read (`guard`), then the preview Service, then
 //! verification that the EndpointSlices list only target pods. A failed preview
 //! write switches the Service back, so Service and preview never select the
 //! same color for long.
@@ -15,14 +15,15 @@ use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
-use kube::api::{Api, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, PatchParams, WatchEvent, WatchParams};
 use serde::Serialize;
 use serde_json::json;
 
 use super::{App, Color, readiness};
 use crate::exit::{Error, Exit};
+use crate::guard::Guard;
 use crate::history::{self, Entry};
-use crate::{DryRun, event, health, lock};
+use crate::{DryRun, event, health, lock, undo};
 
 /// An HTTP check through the API server's service proxy.
 #[derive(Clone, Debug)]
@@ -182,20 +183,26 @@ async fn verify_endpoints(
     }
 }
 
-fn selector_patch(
-    rv: Option<&str>,
+/// The guarded write of a Service's color: it tests the selector (and the
+/// annotations it rewrites) as read, so a status write in between (a cloud
+/// controller's load balancer) does not make it fail, and a selector or
+/// history changed by someone else does.
+fn color_write(
+    svc: &Service,
     label: &str,
     color: Color,
-    annotations: Option<&BTreeMap<String, Option<String>>>,
-) -> serde_json::Value {
-    let mut meta = json!({});
-    if let Some(rv) = rv {
-        meta["resourceVersion"] = json!(rv);
+    annotations: &BTreeMap<String, Option<String>>,
+) -> Guard {
+    let name = svc.metadata.name.clone().unwrap_or_default();
+    let mut g = Guard::on(svc, format!("Service {name}")).expect(&["spec", "selector"]);
+    for k in annotations.keys() {
+        g = g.expect(&["metadata", "annotations", k]);
     }
-    if let Some(a) = annotations {
-        meta["annotations"] = json!(a);
+    g = g.set(&["spec", "selector", label], json!(color.as_str()));
+    for (k, v) in annotations {
+        g = g.set_or_remove(&["metadata", "annotations", k], v.as_deref());
     }
-    json!({ "metadata": meta, "spec": { "selector": { label: color.as_str() } } })
+    g
 }
 
 /// Switches the app named `name` as `opts` says. `progress` gets a line per step.
@@ -301,12 +308,6 @@ async fn plan_and_switch(
         }
     }
 
-    let rv = app
-        .service
-        .metadata
-        .resource_version
-        .clone()
-        .unwrap_or_default();
     let mut hist = app.history();
     let entry = Entry {
         time: history::now(),
@@ -322,33 +323,35 @@ async fn plan_and_switch(
         .into_iter()
         .map(|(k, v)| (k, Some(v)))
         .collect();
-    let main_patch = selector_patch(Some(&rv), &app.color_label, to, Some(&annotations));
+    let main_write = color_write(&app.service, &app.color_label, to, &annotations);
+    let preview_write = app
+        .preview
+        .as_ref()
+        .map(|p| color_write(p, &app.color_label, from, &BTreeMap::new()));
     report.revision = hist.revision;
     report.preview = app.preview.as_ref().map(|_| from);
 
     match opts.dry_run {
         Some(DryRun::Client) => {
             report.result = "dry-run";
-            progress(&format!("would patch Service {name}: {main_patch}"));
+            progress(&format!(
+                "would patch Service {name}: {} → {to} (revision {})",
+                from, hist.revision
+            ));
+            if app.preview.is_some() {
+                progress(&format!(
+                    "would patch Service {}: {to} → {from}",
+                    app.preview_name()
+                ));
+            }
             return Ok(report);
         }
         Some(DryRun::Server) => {
             let api: Api<Service> = Api::namespaced(client.clone(), ns);
-            api.patch(
-                name,
-                &PatchParams::default().dry_run(),
-                &Patch::Merge(&main_patch),
-            )
-            .await
-            .map_err(|e| conflict_or(e, name))?;
-            if app.preview.is_some() {
-                let p = selector_patch(None, &app.color_label, from, None);
-                api.patch(
-                    &app.preview_name(),
-                    &PatchParams::default().dry_run(),
-                    &Patch::Merge(&p),
-                )
-                .await?;
+            let dry = PatchParams::default().dry_run();
+            main_write.send(&api, name, &dry).await?;
+            if let Some(p) = &preview_write {
+                p.send(&api, &app.preview_name(), &dry).await?;
             }
             report.result = "dry-run";
             return Ok(report);
@@ -356,7 +359,16 @@ async fn plan_and_switch(
         None => {}
     }
 
-    lock::critical(write(client, app, &main_patch, from, to, progress)).await?;
+    lock::critical(write(
+        client,
+        app,
+        &main_write,
+        preview_write.as_ref(),
+        from,
+        to,
+        progress,
+    ))
+    .await?;
     report.result = "switched";
     progress(&format!(
         "Service {name} now selects {to}; verifying EndpointSlices"
@@ -387,37 +399,25 @@ async fn plan_and_switch(
     Ok(report)
 }
 
-fn conflict_or(e: kube::Error, name: &str) -> anyhow::Error {
-    crate::exit::write_error(e, &format!("Service {name}"))
-}
-
 /// The two writes: the Service, then the preview (switched back on failure).
 async fn write(
     client: &Client,
     app: &App,
-    main_patch: &serde_json::Value,
+    main_write: &Guard,
+    preview_write: Option<&Guard>,
     from: Color,
     to: Color,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<()> {
     let (ns, name) = (app.namespace.as_str(), app.name.as_str());
     let api: Api<Service> = Api::namespaced(client.clone(), ns);
-    let switched = api
-        .patch(name, &PatchParams::default(), &Patch::Merge(main_patch))
-        .await
-        .map_err(|e| conflict_or(e, name))?;
+    let switched = main_write.send(&api, name, &PatchParams::default()).await?;
     progress(&format!("Service {name}: {from} → {to}"));
-    let Some(preview) = &app.preview else {
+    let Some(preview_write) = preview_write else {
         return Ok(());
     };
-    let prv = preview.metadata.resource_version.clone();
-    let p = selector_patch(prv.as_deref(), &app.color_label, from, None);
-    match api
-        .patch(
-            &app.preview_name(),
-            &PatchParams::default(),
-            &Patch::Merge(&p),
-        )
+    match preview_write
+        .send(&api, &app.preview_name(), &PatchParams::default())
         .await
     {
         Ok(_) => {
@@ -426,36 +426,12 @@ async fn write(
         }
         Err(preview_err) => {
             // The API's message, not kube's Display (which appends a dump of the Status).
-            let preview_err = crate::output::one_line(&preview_err.into());
-            // Put the Service back as it was, so both do not select `to`.
-            let old: BTreeMap<String, Option<String>> =
-                [history::HISTORY, history::PREVIOUS, history::REVISION]
-                    .iter()
-                    .map(|k| {
-                        let v = app
-                            .service
-                            .metadata
-                            .annotations
-                            .as_ref()
-                            .and_then(|a| a.get(*k))
-                            .cloned();
-                        (k.to_string(), v)
-                    })
-                    .collect();
-            let back = selector_patch(
-                switched.metadata.resource_version.as_deref(),
-                &app.color_label,
-                from,
-                Some(&old),
-            );
-            let reverted = api
-                .patch(name, &PatchParams::default(), &Patch::Merge(&back))
-                .await;
-            let state = match reverted {
-                Ok(_) => format!("Service {name} was switched back to {from}; nothing changed"),
+            let preview_err = crate::output::one_line(&preview_err);
+            let state = match switch_back(client, app, &switched, from, to).await {
+                Ok(()) => format!("Service {name} was switched back to {from}; nothing changed"),
                 Err(e) => format!(
                     "switching Service {name} back to {from} failed too ({}); it selects {to} and {} selects {to}",
-                    crate::output::one_line(&e.into()),
+                    crate::output::one_line(&e),
                     app.preview_name()
                 ),
             };
@@ -470,6 +446,54 @@ async fn write(
             .into())
         }
     }
+}
+
+/// The safety net of a failed preview write: puts the Service back as it was
+/// (color and history), re-reading it for every attempt, until done or out of
+/// time. It undoes only its own write: if the Service no longer carries what
+/// this switch wrote, someone else changed it since, and that stays.
+async fn switch_back(
+    client: &Client,
+    app: &App,
+    switched: &Service,
+    from: Color,
+    to: Color,
+) -> Result<()> {
+    let (ns, name) = (app.namespace.as_str(), app.name.as_str());
+    let api: Api<Service> = Api::namespaced(client.clone(), ns);
+    let keys = [history::HISTORY, history::PREVIOUS, history::REVISION];
+    let value = |s: &Service, k: &str| {
+        s.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .cloned()
+    };
+    let old: BTreeMap<String, Option<String>> = keys
+        .iter()
+        .map(|k| (k.to_string(), value(&app.service, k)))
+        .collect();
+    undo::until_done(undo::DEADLINE, |_| async {
+        let now = crate::guard::read_one(&api, name)
+            .await?
+            .ok_or_else(|| Error::new(Exit::Failed, format!("Service {name} was deleted")))?;
+        let ours = super::selected_color(&now, &app.color_label) == Some(to)
+            && keys.iter().all(|k| value(&now, k) == value(switched, k));
+        if !ours {
+            return Err(Error::new(
+                Exit::Conflict,
+                format!(
+                    "Service {name} was changed by someone else since the switch; left as it is"
+                ),
+            )
+            .into());
+        }
+        color_write(&now, &app.color_label, from, &old)
+            .send(&api, name, &PatchParams::default())
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -516,11 +540,23 @@ mod tests {
     }
 
     #[test]
-    fn selector_patches_carry_the_guard() {
-        let p = selector_patch(Some("42"), "color", Color::Green, None);
+    fn a_color_write_tests_the_selector_and_history_it_read() {
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "web", "annotations": {"switchyard.dev/revision": "3"}},
+            "spec": {"selector": {"app": "web", "color": "blue"}},
+        }))
+        .unwrap();
+        let a: BTreeMap<String, Option<String>> =
+            [("switchyard.dev/revision".to_string(), Some("4".to_string()))].into();
+        let g = color_write(&svc, "color", Color::Green, &a);
         assert_eq!(
-            p,
-            json!({"metadata": {"resourceVersion": "42"}, "spec": {"selector": {"color": "green"}}})
+            g.ops(),
+            [
+                json!({"op": "test", "path": "/spec/selector", "value": {"app": "web", "color": "blue"}}),
+                json!({"op": "test", "path": "/metadata/annotations/switchyard.dev~1revision", "value": "3"}),
+                json!({"op": "add", "path": "/spec/selector/color", "value": "green"}),
+                json!({"op": "add", "path": "/metadata/annotations/switchyard.dev~1revision", "value": "4"}),
+            ]
         );
     }
 }

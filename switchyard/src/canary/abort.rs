@@ -3,13 +3,12 @@
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PatchParams};
 use serde::Serialize;
-use serde_json::json;
 
 use super::{App, set};
-use crate::lock;
-use crate::traffic::{Kind, write_error};
+use crate::traffic::Kind;
+use crate::{lock, undo};
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,11 +27,13 @@ pub async fn scale_canary_to_zero(client: &Client, app: &App) -> Result<()> {
         return Ok(());
     }
     let name = app.canary_name();
-    let patch = json!({ "metadata": { "resourceVersion": app.canary.metadata.resource_version }, "spec": { "replicas": 0 } });
-    Api::<Deployment>::namespaced(client.clone(), &app.namespace)
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|e| write_error(e, &format!("Deployment {name}")))?;
+    crate::workload::replicas_write(&app.canary, 0)
+        .send(
+            &Api::<Deployment>::namespaced(client.clone(), &app.namespace),
+            &name,
+            &PatchParams::default(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -60,27 +61,44 @@ pub async fn run(
         &app.name,
         opts.lease_duration,
         async {
-            if from != 0 {
-                set::write(
-                    client,
-                    app,
-                    &t,
-                    set::Change {
-                        from,
+            // A safety net: each attempt reads afresh, so a controller's
+            // write (or a half-done earlier operation) never stops it.
+            let mut lines = Vec::new();
+            undo::until_done(undo::DEADLINE, |_| async {
+                let now = super::load(client, &app.namespace, &app.name).await?;
+                let t = set::traffic(client, &now, opts).await?;
+                let w = t.weight(&now).weight;
+                if w != 0 {
+                    let change = set::Change {
+                        from: w,
                         to: 0,
                         reason: Some(opts.reason.as_deref().unwrap_or("abort")),
-                        total: None,
+                        total: opts.total,
                         dry_run: false,
-                    },
-                )
-                .await?;
-                progress(&format!("{}: canary {from}% → 0%", t.describe(app)));
+                    };
+                    lock::critical(set::write(client, &now, &t, change)).await?;
+                    return Ok(Some(format!("{}: canary {w}% → 0%", t.describe(&now))));
+                }
+                Ok(None)
+            })
+            .await?
+            .into_iter()
+            .for_each(|l| lines.push(l));
+            for l in &lines {
+                progress(l);
             }
-            // The replica split scaled the canary with the weight; reload for the
-            // others, whose canary still runs.
-            let now = super::load(client, &app.namespace, &app.name).await?;
-            scale_canary_to_zero(client, &now).await?;
-            progress(&format!("Deployment {}: scaled to 0", app.canary_name()));
+            // The replica split scaled the canary with the weight; the others'
+            // canary still runs.
+            let scaled = undo::until_done(undo::DEADLINE, |_| async {
+                let now = super::load(client, &app.namespace, &app.name).await?;
+                let was = super::replicas(&now.canary);
+                scale_canary_to_zero(client, &now).await?;
+                Ok(was)
+            })
+            .await?;
+            if scaled > 0 {
+                progress(&format!("Deployment {}: scaled to 0", app.canary_name()));
+            }
             Ok::<_, anyhow::Error>(())
         },
     )

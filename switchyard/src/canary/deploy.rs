@@ -6,15 +6,13 @@ use std::time::Duration;
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PatchParams};
 use serde::Serialize;
-use serde_json::json;
 
 use super::App;
 use crate::bluegreen::deploy::{check_image, pick_container};
 use crate::exit::{Error, Exit};
 use crate::lock;
-use crate::traffic::write_error;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -66,24 +64,41 @@ pub async fn run(
         result: "unchanged",
         observed: None,
     };
-    lock::with_lease(client, &app.namespace, &app.name, lock::DEFAULT_DURATION, async {
-        if image_now.as_deref() != Some(opts.image.as_str()) || replicas != current {
-            let patch = json!({
-                "metadata": { "resourceVersion": app.canary.metadata.resource_version },
-                "spec": { "replicas": replicas, "template": { "spec": { "containers": [{ "name": container, "image": opts.image }] } } },
-            });
-            Api::<Deployment>::namespaced(client.clone(), &app.namespace)
-                .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
-                .await
-                .map_err(|e| write_error(e, &format!("Deployment {name}")))?;
-            progress(&format!("Deployment {name}: {container}={} ({replicas} replicas)", opts.image));
-            report.result = "updated";
-        }
-        if opts.wait {
-            report.observed = Some(crate::workload::wait_healthy(client, &app.namespace, &name, opts.timeout, progress).await?);
-        }
-        Ok::<_, anyhow::Error>(())
-    })
+    lock::with_lease(
+        client,
+        &app.namespace,
+        &app.name,
+        lock::DEFAULT_DURATION,
+        async {
+            if image_now.as_deref() != Some(opts.image.as_str()) || replicas != current {
+                crate::workload::image_write(&app.canary, &container, &opts.image, replicas)
+                    .send(
+                        &Api::<Deployment>::namespaced(client.clone(), &app.namespace),
+                        &name,
+                        &PatchParams::default(),
+                    )
+                    .await?;
+                progress(&format!(
+                    "Deployment {name}: {container}={} ({replicas} replicas)",
+                    opts.image
+                ));
+                report.result = "updated";
+            }
+            if opts.wait {
+                report.observed = Some(
+                    crate::workload::wait_healthy(
+                        client,
+                        &app.namespace,
+                        &name,
+                        opts.timeout,
+                        progress,
+                    )
+                    .await?,
+                );
+            }
+            Ok::<_, anyhow::Error>(())
+        },
+    )
     .await?;
     Ok(report)
 }

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
-use super::{Carrier, Weight, params, write_error};
+use super::{Carrier, Weight, params, with_annotations};
 use crate::canary::App;
 use crate::exit::{Error, Exit};
+use crate::guard::Guard;
 
 pub fn resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -192,13 +193,16 @@ pub async fn set(
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &app.namespace, &resource());
     for r in routes {
         let name = r.metadata.name.clone().unwrap_or_default();
-        let patch = json!({
-            "metadata": { "resourceVersion": r.metadata.resource_version, "annotations": annotations },
-            "spec": { "rules": reweighted(&rules(r), stable, &canary, w) },
-        });
-        api.patch(&name, &params(dry_run), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| write_error(e, &format!("HTTPRoute {name}")))?;
+        // The plan read the rules (which name both Services, at which index);
+        // a Gateway controller's status.parents is not part of it.
+        let g = Guard::on(r, format!("HTTPRoute {name}")).expect(&["spec", "rules"]);
+        with_annotations(g, annotations)
+            .set(
+                &["spec", "rules"],
+                json!(reweighted(&rules(r), stable, &canary, w)),
+            )
+            .send(&api, &name, &params(dry_run))
+            .await?;
     }
     Ok(Weight {
         weight: w,

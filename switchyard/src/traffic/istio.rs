@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
-use super::{Carrier, Weight, params, write_error};
+use super::{Carrier, Weight, params, with_annotations};
 use crate::canary::App;
+use crate::guard::Guard;
 
 pub fn resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -122,13 +123,11 @@ pub async fn set(
                 r
             })
             .collect();
-        let patch = json!({
-            "metadata": { "resourceVersion": v.metadata.resource_version, "annotations": annotations },
-            "spec": { "http": routes },
-        });
-        api.patch(&name, &params(dry_run), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| write_error(e, &format!("VirtualService {name}")))?;
+        let g = Guard::on(v, format!("VirtualService {name}")).expect(&["spec", "http"]);
+        with_annotations(g, annotations)
+            .set(&["spec", "http"], json!(routes))
+            .send(&api, &name, &params(dry_run))
+            .await?;
     }
     Ok(Weight {
         weight: w,

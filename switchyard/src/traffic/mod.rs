@@ -285,6 +285,20 @@ impl Traffic {
 
 pub(crate) use crate::exit::write_error;
 
+/// `g` guarded on the history annotations as read, and writing them anew:
+/// the new history is the old one plus an entry, so it depends on the old.
+pub(crate) fn with_annotations(
+    mut g: crate::guard::Guard,
+    annotations: &BTreeMap<String, String>,
+) -> crate::guard::Guard {
+    for (k, v) in annotations {
+        g = g
+            .expect(&["metadata", "annotations", k])
+            .set(&["metadata", "annotations", k], serde_json::json!(v));
+    }
+    g
+}
+
 /// PatchParams for a write, dry-run or not.
 pub(crate) fn params(dry_run: bool) -> kube::api::PatchParams {
     if dry_run {

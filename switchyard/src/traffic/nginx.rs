@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Client;
-use kube::api::{Api, ObjectMeta, Patch, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
 
-use super::{Carrier, Weight, params, write_error};
+use super::{Carrier, Weight, params, with_annotations, write_error};
 use crate::canary::App;
+use crate::guard::Guard;
 
 pub const CANARY: &str = "nginx.ingress.kubernetes.io/canary";
 pub const CANARY_WEIGHT: &str = "nginx.ingress.kubernetes.io/canary-weight";
@@ -60,11 +61,14 @@ pub async fn set(
     let name = app.canary_name();
     let mut a = annotations.clone();
     a.insert(CANARY_WEIGHT.to_string(), w.to_string());
-    let patch = json!({ "metadata": { "resourceVersion": ing.metadata.resource_version, "annotations": a } });
-    Api::<Ingress>::namespaced(client.clone(), &app.namespace)
-        .patch(&name, &params(dry_run), &Patch::Merge(&patch))
-        .await
-        .map_err(|e| write_error(e, &format!("Ingress {name}")))?;
+    // ingress-nginx's status.loadBalancer is not part of the plan.
+    with_annotations(Guard::on(ing, format!("Ingress {name}")), &a)
+        .send(
+            &Api::<Ingress>::namespaced(client.clone(), &app.namespace),
+            &name,
+            &params(dry_run),
+        )
+        .await?;
     Ok(Weight {
         weight: w,
         achieved: None,

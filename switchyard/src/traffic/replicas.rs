@@ -8,15 +8,35 @@ use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 use serde_json::json;
 
-use super::{Carrier, Weight, params, write_error};
+use super::{Carrier, Weight, params, with_annotations};
 use crate::canary::{App, replicas};
+use crate::guard::Guard;
 
 /// The weight asked last, kept on the canary Deployment: pod counts alone
 /// cannot tell 30 from 33.
 pub const WEIGHT: &str = "switchyard.dev/weight";
+/// The split's total, kept on the canary Deployment beside the weight: every
+/// later split divides the same total, so no sequence of sets, failed ramps
+/// and aborts (nor a write that failed halfway) changes stable + canary.
+pub const TOTAL: &str = "switchyard.dev/total";
+
+/// The total the split divides: asked, else the one kept, else the pods now.
+pub fn total(app: &App, asked: Option<i32>) -> i32 {
+    asked
+        .or_else(|| {
+            app.canary
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(TOTAL))
+                .and_then(|t| t.parse().ok())
+        })
+        .unwrap_or(replicas(&app.stable) + replicas(&app.canary))
+        .max(1)
+}
 
 fn template_labels(d: &Deployment) -> BTreeMap<String, String> {
     d.spec
@@ -89,31 +109,31 @@ pub async fn set(
     annotations: &BTreeMap<String, String>,
     dry_run: bool,
 ) -> Result<Weight> {
-    let total = total
-        .unwrap_or(replicas(&app.stable) + replicas(&app.canary))
-        .max(1);
+    let total = self::total(app, total);
     let (stable_n, canary_n) = split(total, w);
     let api: Api<Deployment> = Api::namespaced(client.clone(), &app.namespace);
     let mut canary_annotations = annotations.clone();
     canary_annotations.insert(WEIGHT.to_string(), w.to_string());
-    let stable_patch = json!({ "metadata": { "resourceVersion": app.stable.metadata.resource_version }, "spec": { "replicas": stable_n } });
-    let canary_patch = json!({ "metadata": { "resourceVersion": app.canary.metadata.resource_version, "annotations": canary_annotations }, "spec": { "replicas": canary_n } });
+    canary_annotations.insert(TOTAL.to_string(), total.to_string());
+    // Guarded on the replicas read: the Deployment controller's status writes
+    // do not matter, an HPA or a person scaling them does.
     let (stable, canary) = (app.stable_name(), app.canary_name());
-    let write = |name: String, patch: serde_json::Value| {
-        let api = api.clone();
-        async move {
-            api.patch(&name, &params(dry_run), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| write_error(e, &format!("Deployment {name}")))
-        }
-    };
+    let stable_write = Guard::on(&app.stable, format!("Deployment {stable}"))
+        .expect(&["spec", "replicas"])
+        .set(&["spec", "replicas"], json!(stable_n));
+    let canary_write = with_annotations(
+        Guard::on(&app.canary, format!("Deployment {canary}")).expect(&["spec", "replicas"]),
+        &canary_annotations,
+    )
+    .set(&["spec", "replicas"], json!(canary_n));
+    let p = params(dry_run);
     // Grow before shrinking, so capacity never dips during the change.
     if canary_n >= replicas(&app.canary) {
-        write(canary, canary_patch).await?;
-        write(stable, stable_patch).await?;
+        canary_write.send(&api, &canary, &p).await?;
+        stable_write.send(&api, &stable, &p).await?;
     } else {
-        write(stable, stable_patch).await?;
-        write(canary, canary_patch).await?;
+        stable_write.send(&api, &stable, &p).await?;
+        canary_write.send(&api, &canary, &p).await?;
     }
     Ok(Weight {
         weight: w,
