@@ -41,9 +41,22 @@ pub fn run_within(cmd: Command, limit: Duration) -> Output {
     Background::spawn(cmd).wait_within(limit)
 }
 
-/// A process running while the test does something else.
+/// A process running while the test does something else. Its stdout and
+/// stderr are drained as it runs: a child whose output outgrows the pipe
+/// buffer (64 KiB; `-v 9` gets there) would otherwise block on its writes.
 pub struct Background {
     child: Option<Child>,
+    readers: Option<(Drain, Drain)>,
+}
+
+type Drain = std::thread::JoinHandle<Vec<u8>>;
+
+fn drain(mut from: impl std::io::Read + Send + 'static) -> Drain {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = from.read_to_end(&mut buf);
+        buf
+    })
 }
 
 impl Background {
@@ -51,14 +64,30 @@ impl Background {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
-        Background { child: Some(child) }
+        let out = drain(child.stdout.take().expect("piped"));
+        let err = drain(child.stderr.take().expect("piped"));
+        Background {
+            child: Some(child),
+            readers: Some((out, err)),
+        }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
+    }
+
+    /// Waits for the exit, then collects what the drains read.
+    fn collect(&mut self, mut child: Child) -> Output {
+        let status = child.wait().expect("waitable");
+        let (out, err) = self.readers.take().expect("drains");
+        Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
     }
 
     /// Its output once it exits; killed (and the test failed) after `limit`.
@@ -67,11 +96,11 @@ impl Background {
         let deadline = Instant::now() + limit;
         loop {
             if child.try_wait().expect("waitable").is_some() {
-                return child.wait_with_output().expect("output");
+                return self.collect(child);
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
+                let out = self.collect(child);
                 panic!(
                     "still running after {limit:?}; killed. stderr: {}",
                     String::from_utf8_lossy(&out.stderr)
@@ -85,7 +114,7 @@ impl Background {
     pub fn kill9(mut self) -> Output {
         let mut child = self.child.take().expect("running");
         child.kill().expect("killed");
-        child.wait_with_output().expect("output")
+        self.collect(child)
     }
 }
 

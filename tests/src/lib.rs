@@ -131,6 +131,26 @@ impl TestCluster {
         })
     }
 
+    /// The demo cluster with the other writers of a real one: the status of
+    /// every Deployment, HTTPRoute, Ingress and VirtualService rewritten
+    /// every 20 ms (a Gateway controller, ingress-nginx, Istio, an operator),
+    /// each write bumping its resourceVersion.
+    pub fn demo_with_status_writers() -> TestCluster {
+        let c = Self::demo();
+        c.add_status_writers(Duration::from_millis(20));
+        c
+    }
+
+    /// Starts the status writers (see [`TestCluster::demo_with_status_writers`]).
+    pub fn add_status_writers(&self, every: Duration) {
+        for res in ["deployments", "httproutes", "ingresses", "virtualservices"] {
+            let spec = format!("status-writer={res},interval={}ms", every.as_millis());
+            self.cluster()
+                .faults
+                .add(kube_sandbox::faults::Fault::parse(&spec).expect("a valid writer"));
+        }
+    }
+
     pub fn sandbox(&self) -> &Sandbox {
         self.sandbox.as_ref().expect("running")
     }

@@ -29,6 +29,9 @@ impl Seen {
 /// A watch running on its own thread, recording every event in order.
 pub struct Recorder {
     events: Arc<Mutex<Vec<Seen>>>,
+    /// The resourceVersion the watch started from: objects not changed
+    /// since need no event.
+    start: u64,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), String>>>,
 }
@@ -59,7 +62,7 @@ impl TestCluster {
         let ns = ns.to_string();
         let events = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u64, String>>();
         let sink = events.clone();
         let thread = std::thread::spawn(move || -> Result<(), String> {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -93,7 +96,7 @@ impl TestCluster {
                         return Err(e);
                     }
                 };
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(rv.parse().unwrap_or(0)));
                 let mut stream = Box::pin(stream);
                 loop {
                     let next = tokio::select! {
@@ -125,13 +128,14 @@ impl TestCluster {
                 }
             })
         });
-        match ready_rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => {}
+        let start = match ready_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(rv)) => rv,
             Ok(Err(e)) => panic!("the watch did not start: {e}"),
             Err(_) => panic!("the watch did not start within 20 s"),
-        }
+        };
         Recorder {
             events,
+            start,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -148,9 +152,10 @@ impl Recorder {
             let done = {
                 let evs = self.events.lock().unwrap();
                 current.iter().all(|(name, rv)| {
-                    evs.iter().any(|e| {
-                        e.name() == name && e.object["metadata"]["resourceVersion"] == **rv
-                    })
+                    rv.parse::<u64>().is_ok_and(|v| v <= self.start)
+                        || evs.iter().any(|e| {
+                            e.name() == name && e.object["metadata"]["resourceVersion"] == **rv
+                        })
                 })
             };
             if done {

@@ -36,3 +36,127 @@ fn replica_split_divides_the_total_and_reports_what_it_achieves() {
     expect(&canary(&c, &["abort", "cart"]), 0);
     assert_eq!((replicas(&c, "cart"), replicas(&c, "cart-canary")), (4, 0));
 }
+
+fn split(c: &switchyard_e2e::TestCluster) -> (i64, i64) {
+    (replicas(c, "cart"), replicas(c, "cart-canary"))
+}
+
+/// The replica split under a real control plane's timing, with another
+/// controller rewriting every Deployment's status every 20 ms: each step
+/// scales both Deployments (guarded writes that status writes do not
+/// break), and the ramp waits for the step's pods before its pause.
+#[test]
+fn a_replica_split_ramp_waits_for_each_steps_pods_and_completes() {
+    let c = with_fixture("replicas.yaml");
+    c.add_status_writers(std::time::Duration::from_millis(20));
+    let (stdout, _) = expect(
+        &canary(
+            &c,
+            &[
+                "ramp",
+                "cart",
+                "--steps",
+                "30,60",
+                "--pause",
+                "200ms",
+                "--provider",
+                "replicas",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(stdout, "ramped cart through 30% → 60%\n");
+    assert_eq!(split(&c), (4, 6));
+    let canary_d = c.get_json(&["deploy", "cart-canary"]);
+    assert_eq!(
+        canary_d["metadata"]["annotations"]["switchyard.dev/total"],
+        "10"
+    );
+    assert_eq!(canary_d["status"]["availableReplicas"], 6, "{canary_d}");
+}
+
+/// A canary that crashes: the ramp fails fast at its first step, naming the
+/// reason, and the safety net puts the weight back to 0 with the total kept.
+#[test]
+fn a_failed_replica_split_ramp_is_back_at_weight_zero() {
+    let c = with_fixture("replicas.yaml");
+    c.add_status_writers(std::time::Duration::from_millis(20));
+    c.kubectl_ok(&["patch", "deploy", "cart-canary", "--type", "merge", "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"crashloop"}}}}}"#]);
+    let (_, stderr) = expect(
+        &canary(
+            &c,
+            &[
+                "ramp",
+                "cart",
+                "--steps",
+                "30,60",
+                "--pause",
+                "1s",
+                "--provider",
+                "replicas",
+            ],
+        ),
+        1,
+    );
+    let err = crate::error_line(&stderr);
+    assert!(
+        err.contains("failed at step 1/2 (30%)") && err.contains("CrashLoopBackOff"),
+        "{err}"
+    );
+    assert!(err.contains("weight set back to 0"), "{err}");
+    assert_eq!(split(&c), (10, 0));
+    // Abort right after: nothing left to do but say so.
+    expect(&canary(&c, &["abort", "cart"]), 0);
+    assert_eq!(split(&c), (10, 0));
+    assert!(
+        c.object(
+            "coordination.k8s.io",
+            "leases",
+            "default",
+            "switchyard-cart"
+        )
+        .is_none()
+    );
+}
+
+/// No sequence of failed ramps, sets and aborts changes stable + canary from
+/// the total: 20 rounds, with status writers, each ending at (10, 0).
+#[test]
+fn the_split_keeps_its_total_over_twenty_failed_ramps_and_aborts() {
+    let c = with_fixture("replicas.yaml");
+    c.add_status_writers(std::time::Duration::from_millis(20));
+    c.kubectl_ok(&["patch", "deploy", "cart-canary", "--type", "merge", "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"crashloop"}}}}}"#]);
+    for round in 0..20 {
+        let steps = if round % 2 == 0 { "20,50" } else { "40,70" };
+        expect(
+            &canary(
+                &c,
+                &[
+                    "ramp",
+                    "cart",
+                    "--steps",
+                    steps,
+                    "--pause",
+                    "1s",
+                    "--provider",
+                    "replicas",
+                ],
+            ),
+            1,
+        );
+        let (s, k) = split(&c);
+        assert_eq!((s + k, k), (10, 0), "round {round}: after the ramp");
+        if round % 3 == 0 {
+            // A set by hand between, as a person would try.
+            expect(
+                &canary(&c, &["set", "30", "cart", "--provider", "replicas"]),
+                0,
+            );
+            assert_eq!(split(&c), (7, 3), "round {round}: after set");
+        }
+        expect(&canary(&c, &["abort", "cart"]), 0);
+        assert_eq!(split(&c), (10, 0), "round {round}: after abort");
+    }
+}

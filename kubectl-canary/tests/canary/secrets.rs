@@ -20,7 +20,7 @@ fn no_subcommand_leaks_a_secret_at_any_verbosity() {
             (vec!["promote", "shop"], None),
             (vec!["abort", "shop"], Some(0)),
             (
-                vec!["deploy", "shop", "--image", "example/shop:2.0"],
+                vec!["deploy", "shop", "--image", "example/shop:2.0", "--wait"],
                 Some(0),
             ),
             (vec!["set", "200", "shop"], Some(2)),
