@@ -291,9 +291,16 @@ impl Sandbox {
                 .map(|d| d["metadata"]["name"].as_str().unwrap_or("").to_string())
                 .collect();
             if pending.is_empty() {
+                // Quiet for 100 ms: the EndpointSlices and the last status
+                // writes have caught up. With status writers the store is
+                // never quiet; rolled out twice 100 ms apart is settled then.
                 let rv = self.cluster.store.rv();
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if self.cluster.store.rv() == rv {
+                let writers = !self.cluster.faults.status_writers().is_empty();
+                if self.cluster.store.rv() == rv
+                    || writers && items_rolled_out(&self.cluster.store.list(deployments, None).0)
+                    || tokio::time::Instant::now() > deadline
+                {
                     return Ok(());
                 }
                 continue;
@@ -318,6 +325,10 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn items_rolled_out(items: &[std::sync::Arc<serde_json::Value>]) -> bool {
+    items.iter().all(|d| rolled_out(d))
 }
 
 /// A Deployment whose status says it is fully rolled out and available.

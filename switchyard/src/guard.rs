@@ -17,6 +17,12 @@
 //! as a conflict (exit 4) naming the field, with nothing changed. One round trip
 //! per object, however busy the other writers are, and no retry loop to bound.
 //!
+//! What is tested is a leaf, or a subtree the client reads losslessly (a
+//! string map such as a selector; the raw JSON of a custom resource): a typed
+//! object read and written back can differ from the server's JSON in fields
+//! its types do not model, which would fail the test for nothing. "The spec
+//! of this Deployment is unchanged" is `metadata.generation`.
+//!
 //! An absent field is tested with `null`, which kube-apiserver's JSON Patch
 //! (evanphx/json-patch v4) passes when the key is missing under an existing
 //! parent; for an absent parent the parent itself is tested.

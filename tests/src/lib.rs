@@ -348,8 +348,12 @@ impl TestCluster {
         run(cmd, None)
     }
 
-    /// resourceVersion of every object in `ns`, by `kind/name` (pods: only that
-    /// they exist): what "nothing changed" is checked against.
+    /// A fingerprint of every object in `ns`, by `kind/name`: what "nothing
+    /// changed" is checked against. It covers what clients write (metadata
+    /// and spec) and leaves out `status` and the resourceVersion, which the
+    /// other writers of a real cluster move by themselves (the status
+    /// writers, a controller's status updates); our tools never write status.
+    /// Pods: only which exist.
     pub fn versions(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
         let mut out = std::collections::BTreeMap::new();
         for res in kube_sandbox::resources::RESOURCES
@@ -364,11 +368,24 @@ impl TestCluster {
                 );
                 // A pod's status moves by itself (a crash-looping container
                 // restarts); our tools never write pods, so only which exist counts.
-                let rv = match res.plural {
-                    "pods" => "-",
-                    _ => o["metadata"]["resourceVersion"].as_str().unwrap_or(""),
+                let fingerprint = match res.plural {
+                    "pods" => "-".to_string(),
+                    _ => {
+                        let mut o = (*o).clone();
+                        if let Some(m) = o.as_object_mut() {
+                            m.remove("status");
+                        }
+                        if let Some(m) = o["metadata"].as_object_mut() {
+                            m.remove("resourceVersion");
+                            m.remove("managedFields");
+                        }
+                        use std::hash::{Hash, Hasher};
+                        let mut h = std::collections::hash_map::DefaultHasher::new();
+                        o.to_string().hash(&mut h);
+                        format!("{:016x}", h.finish())
+                    }
                 };
-                out.insert(key, rv.to_string());
+                out.insert(key, fingerprint);
             }
         }
         out
@@ -426,4 +443,32 @@ pub fn error_line(stderr: &str) -> String {
         .collect();
     assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
     errors[0].to_string()
+}
+
+/// Declares a test twice, as a module `NAME` with `quiet` (the demo cluster)
+/// and `status_writers` (the demo cluster with the other writers of a real
+/// one, [`TestCluster::demo_with_status_writers`]): `BODY` is a function of
+/// the cluster.
+///
+/// ```ignore
+/// switchyard_e2e::on_both_timings!(ramp_promotes, |c| { ... });
+/// ```
+#[macro_export]
+macro_rules! on_both_timings {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn quiet() {
+                let body: fn($crate::TestCluster) = $body;
+                body($crate::TestCluster::demo())
+            }
+            #[test]
+            fn status_writers() {
+                let body: fn($crate::TestCluster) = $body;
+                body($crate::TestCluster::demo_with_status_writers())
+            }
+        }
+    };
 }

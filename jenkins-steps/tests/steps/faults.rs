@@ -106,128 +106,129 @@ fn reads_refused_past_the_bound_fail_with_the_servers_answer() {
     );
 }
 
-#[test]
-fn a_dropped_watch_resumes_from_its_resource_version_without_a_relist() {
-    let c = TestCluster::demo();
-    // A rollout of green that takes a while, so the wait watches.
-    annotate_template(&c, "web-green", "sandbox.switchyard.dev/ready-after", "1s");
-    fault(&c, "status=503,verb=watch,resource=deployments,count=1");
-    fault(&c, "drop-watch=1,resource=pods,count=1");
-    c.cluster().requests.reset();
-    let out = run(
-        &c,
-        HEALTH,
-        &["--app", "web", "--color", "green", "--timeout", "60s"],
-    );
-    let (_, stderr) = expect(&out, 0);
-    assert!(stderr.contains("web-green is healthy"), "{stderr}");
-    let log = request_log(&c);
-    let rv = |line: &str| -> u64 {
-        let q = line.split_once('?').map(|(_, q)| q).unwrap_or("");
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("resourceVersion="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("a watch without a resourceVersion: {line}"))
-    };
-    let watches = |what: &str| -> Vec<u64> {
-        log.iter()
-            .filter(|l| l.contains(what) && l.contains("watch=true"))
-            .map(|l| rv(l))
-            .collect()
-    };
-    // Deployments: refused once (503) and sent again as it was.
-    let deployments = watches("/deployments?");
-    assert!(deployments.len() >= 2, "{log:#?}");
-    assert_eq!(deployments[0], deployments[1], "{log:#?}");
-    // Pods: dropped after one event, resumed from that event, not the list.
-    let pods = watches("/pods?");
-    assert!(pods.len() >= 2, "{log:#?}");
-    assert!(pods[1] > pods[0], "{log:#?}");
-    let lists = |what: &str| {
-        log.iter()
-            .filter(|l| l.contains(what) && !l.contains("watch=true"))
-            .count()
-    };
-    // The step's discovery lists Deployments once; the wait lists web-green once.
-    assert_eq!(lists("/deployments?fieldSelector"), 1, "{log:#?}");
-    assert_eq!(lists("/pods"), 1, "{log:#?}");
-}
+switchyard_e2e::on_both_timings!(
+    a_dropped_watch_resumes_from_its_resource_version_without_a_relist,
+    |c| {
+        // A rollout of green that takes a while, so the wait watches.
+        annotate_template(&c, "web-green", "sandbox.switchyard.dev/ready-after", "1s");
+        fault(&c, "status=503,verb=watch,resource=deployments,count=1");
+        fault(&c, "drop-watch=1,resource=pods,count=1");
+        c.cluster().requests.reset();
+        let out = run(
+            &c,
+            HEALTH,
+            &["--app", "web", "--color", "green", "--timeout", "60s"],
+        );
+        let (_, stderr) = expect(&out, 0);
+        assert!(stderr.contains("web-green is healthy"), "{stderr}");
+        let log = request_log(&c);
+        let rv = |line: &str| -> u64 {
+            let q = line.split_once('?').map(|(_, q)| q).unwrap_or("");
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("resourceVersion="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("a watch without a resourceVersion: {line}"))
+        };
+        let watches = |what: &str| -> Vec<u64> {
+            log.iter()
+                .filter(|l| l.contains(what) && l.contains("watch=true"))
+                .map(|l| rv(l))
+                .collect()
+        };
+        // Deployments: refused once (503) and sent again as it was.
+        let deployments = watches("/deployments?");
+        assert!(deployments.len() >= 2, "{log:#?}");
+        assert_eq!(deployments[0], deployments[1], "{log:#?}");
+        // Pods: dropped after one event, resumed from that event, not the list.
+        let pods = watches("/pods?");
+        assert!(pods.len() >= 2, "{log:#?}");
+        assert!(pods[1] > pods[0], "{log:#?}");
+        let lists = |what: &str| {
+            log.iter()
+                .filter(|l| l.contains(what) && !l.contains("watch=true"))
+                .count()
+        };
+        // The step's discovery lists Deployments once; the wait lists web-green once.
+        assert_eq!(lists("/deployments?fieldSelector"), 1, "{log:#?}");
+        assert_eq!(lists("/pods"), 1, "{log:#?}");
+    }
+);
 
-#[test]
-fn a_refused_service_patch_is_sent_once_and_changes_nothing() {
-    let c = TestCluster::demo();
-    fault(
-        &c,
-        "status=503,verb=patch,resource=services,name=web,count=1",
-    );
-    let before = c.versions("default");
-    c.cluster().requests.reset();
-    let (path, file) = result_file(&c, "switch.json");
-    let out = run(&c, SWITCH, &["--app", "web", "--result-file", &file]);
-    let (_, stderr) = expect(&out, 1);
-    assert!(error_line(&stderr).contains("503"), "{stderr}");
-    assert_eq!(
-        c.cluster().requests.count("patch", "services"),
-        1,
-        "not retried"
-    );
-    assert_eq!(selected_color(&c.get_json(&["svc", "web"])), "blue");
-    assert_eq!(
-        selected_color(&c.get_json(&["svc", "web-preview"])),
-        "green"
-    );
-    assert_eq!(
-        c.versions("default")["services/web"],
-        before["services/web"]
-    );
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(
-        (doc["ok"].as_bool(), doc["exitCode"].as_i64()),
-        (Some(false), Some(1))
-    );
-}
+switchyard_e2e::on_both_timings!(
+    a_refused_service_patch_is_sent_once_and_changes_nothing,
+    |c| {
+        fault(
+            &c,
+            "status=503,verb=patch,resource=services,name=web,count=1",
+        );
+        let before = c.versions("default");
+        c.cluster().requests.reset();
+        let (path, file) = result_file(&c, "switch.json");
+        let out = run(&c, SWITCH, &["--app", "web", "--result-file", &file]);
+        let (_, stderr) = expect(&out, 1);
+        assert!(error_line(&stderr).contains("503"), "{stderr}");
+        assert_eq!(
+            c.cluster().requests.count("patch", "services"),
+            1,
+            "not retried"
+        );
+        assert_eq!(selected_color(&c.get_json(&["svc", "web"])), "blue");
+        assert_eq!(
+            selected_color(&c.get_json(&["svc", "web-preview"])),
+            "green"
+        );
+        assert_eq!(
+            c.versions("default")["services/web"],
+            before["services/web"]
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            (doc["ok"].as_bool(), doc["exitCode"].as_i64()),
+            (Some(false), Some(1))
+        );
+    }
+);
 
-#[test]
-fn a_refused_preview_patch_switches_back_and_records_nothing() {
-    let c = TestCluster::demo();
-    fault(
-        &c,
-        "status=503,verb=patch,resource=services,name=web-preview,count=1",
-    );
-    c.cluster().requests.reset();
-    let out = run(&c, SWITCH, &["--app", "web"]);
-    let (_, stderr) = expect(&out, 1);
-    let err = error_line(&stderr);
-    assert!(
-        err.contains("web-preview") && err.contains("switched back"),
-        "{err}"
-    );
-    assert!(
-        !err.contains("Status {"),
-        "the API's message, not a debug dump: {err}"
-    );
-    // The Service and the preview still select different colors: the pair is
-    // as before, and so is the history that describes it.
-    let svc = c.get_json(&["svc", "web"]);
-    assert_eq!(selected_color(&svc), "blue");
-    assert_eq!(
-        selected_color(&c.get_json(&["svc", "web-preview"])),
-        "green"
-    );
-    let annotations = &svc["metadata"]["annotations"];
-    assert!(annotations.get("switchyard.dev/history").is_none(), "{svc}");
-    assert!(
-        annotations.get("switchyard.dev/revision").is_none(),
-        "{svc}"
-    );
-    // The preview once (refused), the Service there and back.
-    assert_eq!(c.cluster().requests.count("patch", "services"), 3);
-}
+switchyard_e2e::on_both_timings!(
+    a_refused_preview_patch_switches_back_and_records_nothing,
+    |c| {
+        fault(
+            &c,
+            "status=503,verb=patch,resource=services,name=web-preview,count=1",
+        );
+        c.cluster().requests.reset();
+        let out = run(&c, SWITCH, &["--app", "web"]);
+        let (_, stderr) = expect(&out, 1);
+        let err = error_line(&stderr);
+        assert!(
+            err.contains("web-preview") && err.contains("switched back"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("Status {"),
+            "the API's message, not a debug dump: {err}"
+        );
+        // The Service and the preview still select different colors: the pair is
+        // as before, and so is the history that describes it.
+        let svc = c.get_json(&["svc", "web"]);
+        assert_eq!(selected_color(&svc), "blue");
+        assert_eq!(
+            selected_color(&c.get_json(&["svc", "web-preview"])),
+            "green"
+        );
+        let annotations = &svc["metadata"]["annotations"];
+        assert!(annotations.get("switchyard.dev/history").is_none(), "{svc}");
+        assert!(
+            annotations.get("switchyard.dev/revision").is_none(),
+            "{svc}"
+        );
+        // The preview once (refused), the Service there and back.
+        assert_eq!(c.cluster().requests.count("patch", "services"), 3);
+    }
+);
 
-#[test]
-fn a_refused_weight_patch_leaves_the_weights() {
-    let c = TestCluster::demo();
+switchyard_e2e::on_both_timings!(a_refused_weight_patch_leaves_the_weights, |c| {
     let weights = |c: &TestCluster| {
         c.get_json(&["httproute", "shop"])["spec"]["rules"][0]["backendRefs"].clone()
     };
@@ -239,7 +240,7 @@ fn a_refused_weight_patch_leaves_the_weights() {
     assert!(error_line(&stderr).contains("503"), "{stderr}");
     assert_eq!(c.cluster().requests.count("patch", "httproutes"), 1);
     assert_eq!(weights(&c), before);
-}
+});
 
 #[test]
 fn a_sandbox_killed_mid_wait_is_one_line_naming_the_server_and_a_restart_serves_again() {

@@ -61,35 +61,36 @@ fn status_and_switch_retry_refused_reads() {
     );
 }
 
-#[test]
-fn a_refused_switch_is_sent_once_and_the_history_still_describes_what_is_served() {
-    let c = TestCluster::demo();
-    expect(&run(&c, &["switch", "web"]), 0);
-    let before = annotations(&c);
-    assert_eq!(before["switchyard.dev/revision"], "1");
-    fault(
-        &c,
-        "status=503,verb=patch,resource=services,name=web,count=1",
-    );
-    c.cluster().requests.reset();
-    let (_, stderr) = expect(&run(&c, &["switch", "web"]), 1);
-    let err = error_line(&stderr);
-    assert!(err.contains("Service web") && err.contains("503"), "{err}");
-    assert_eq!(
-        c.cluster().requests.count("patch", "services"),
-        1,
-        "not retried"
-    );
-    // Still green behind web, blue behind the preview, and the history
-    // (revision, last entry) says green is served.
-    assert_eq!(selected_color(&c.get_json(&["svc", "web"])), "green");
-    assert_eq!(selected_color(&c.get_json(&["svc", "web-preview"])), "blue");
-    assert_eq!(annotations(&c), before);
-    let (json, _) = expect(&run(&c, &["history", "web", "-o", "json"]), 0);
-    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["revision"], 1);
-    assert_eq!(doc["entries"][0]["to"], "green", "{doc}");
-}
+switchyard_e2e::on_both_timings!(
+    a_refused_switch_is_sent_once_and_the_history_still_describes_what_is_served,
+    |c| {
+        expect(&run(&c, &["switch", "web"]), 0);
+        let before = annotations(&c);
+        assert_eq!(before["switchyard.dev/revision"], "1");
+        fault(
+            &c,
+            "status=503,verb=patch,resource=services,name=web,count=1",
+        );
+        c.cluster().requests.reset();
+        let (_, stderr) = expect(&run(&c, &["switch", "web"]), 1);
+        let err = error_line(&stderr);
+        assert!(err.contains("Service web") && err.contains("503"), "{err}");
+        assert_eq!(
+            c.cluster().requests.count("patch", "services"),
+            1,
+            "not retried"
+        );
+        // Still green behind web, blue behind the preview, and the history
+        // (revision, last entry) says green is served.
+        assert_eq!(selected_color(&c.get_json(&["svc", "web"])), "green");
+        assert_eq!(selected_color(&c.get_json(&["svc", "web-preview"])), "blue");
+        assert_eq!(annotations(&c), before);
+        let (json, _) = expect(&run(&c, &["history", "web", "-o", "json"]), 0);
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(doc["revision"], 1);
+        assert_eq!(doc["entries"][0]["to"], "green", "{doc}");
+    }
+);
 
 #[test]
 fn a_certificate_from_another_ca_is_refused_exit_5() {
@@ -112,12 +113,12 @@ fn a_certificate_from_another_ca_is_refused_exit_5() {
     let (_, stderr) = expect(&run_within(cmd, LIMIT), 5);
     let err = error_line(&stderr);
     assert!(
-        err.contains(&format!(
-            "the API server's certificate at {} is not signed by the kubeconfig's certificate-authority (",
-            c.sandbox().url()
-        )),
-        "{err}"
-    );
+    err.contains(&format!(
+        "the API server's certificate at {} is not signed by the kubeconfig's certificate-authority (",
+        c.sandbox().url()
+    )),
+    "{err}"
+);
     assert!(
         stderr.contains("hint: check the certificate-authority"),
         "{stderr}"
@@ -168,14 +169,14 @@ fn a_lease_left_by_a_killed_process_blocks_until_it_expires_then_is_taken_over()
     let c = TestCluster::demo();
     // A deploy that waits for green under the lease, for longer than the test.
     c.kubectl_ok(&[
-        "patch",
-        "deploy",
-        "web-green",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/ready-after":"10m"}}}}}"#,
-    ]);
+    "patch",
+    "deploy",
+    "web-green",
+    "--type",
+    "merge",
+    "-p",
+    r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/ready-after":"10m"}}}}}"#,
+]);
     let deploy = Background::spawn(c.command(
         BIN,
         &[

@@ -2,9 +2,7 @@ use switchyard_e2e::TestCluster;
 
 use crate::{canary, error_line, expect, route_weights};
 
-#[test]
-fn ramp_through_steps_and_promote() {
-    let c = TestCluster::demo();
+switchyard_e2e::on_both_timings!(ramp_through_steps_and_promote, |c| {
     let (stdout, _) = expect(
         &canary(
             &c,
@@ -32,48 +30,49 @@ fn ramp_through_steps_and_promote() {
         c.get_json(&["deploy", "shop"])["spec"]["template"]["spec"]["containers"][0]["image"],
         "example/shop:1.1"
     );
-}
+});
 
-#[test]
-fn a_failing_canary_ends_the_ramp_at_weight_zero_with_exit_1() {
-    let c = TestCluster::demo();
-    // The canary is Ready but its health endpoint says DOWN.
-    c.kubectl_ok(&["patch", "deploy", "shop-canary", "--type", "merge", "-p",
+switchyard_e2e::on_both_timings!(
+    a_failing_canary_ends_the_ramp_at_weight_zero_with_exit_1,
+    |c| {
+        // The canary is Ready but its health endpoint says DOWN.
+        c.kubectl_ok(&["patch", "deploy", "shop-canary", "--type", "merge", "-p",
         r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/health":"down"}}}}}"#]);
-    c.kubectl_ok(&["rollout", "status", "deploy/shop-canary", "--timeout=30s"]);
-    c.settle();
-    let (_, stderr) = expect(
-        &canary(
-            &c,
-            &[
-                "ramp",
-                "--steps",
-                "10,50,100",
-                "--pause",
-                "1s",
-                "--http",
-                "/health",
-            ],
-        ),
-        1,
-    );
-    let err = error_line(&stderr);
-    assert!(
-        err.contains("failed at step 1/3 (10%)") && err.contains("answered 503"),
-        "{err}"
-    );
-    assert!(err.contains("weight set back to 0"), "{err}");
-    assert_eq!(route_weights(&c), (100, 0));
-    assert!(
-        c.object(
-            "coordination.k8s.io",
-            "leases",
-            "default",
-            "switchyard-shop"
-        )
-        .is_none()
-    );
-}
+        c.kubectl_ok(&["rollout", "status", "deploy/shop-canary", "--timeout=30s"]);
+        c.settle();
+        let (_, stderr) = expect(
+            &canary(
+                &c,
+                &[
+                    "ramp",
+                    "--steps",
+                    "10,50,100",
+                    "--pause",
+                    "1s",
+                    "--http",
+                    "/health",
+                ],
+            ),
+            1,
+        );
+        let err = error_line(&stderr);
+        assert!(
+            err.contains("failed at step 1/3 (10%)") && err.contains("answered 503"),
+            "{err}"
+        );
+        assert!(err.contains("weight set back to 0"), "{err}");
+        assert_eq!(route_weights(&c), (100, 0));
+        assert!(
+            c.object(
+                "coordination.k8s.io",
+                "leases",
+                "default",
+                "switchyard-shop"
+            )
+            .is_none()
+        );
+    }
+);
 
 /// A signal mid-ramp: a bounded stop with the signal's code, the weight at
 /// the last step reached (summing to 100), and no Lease left.

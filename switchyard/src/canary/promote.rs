@@ -7,12 +7,13 @@ use std::time::Duration;
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, PatchParams};
 use serde::Serialize;
 
 use super::{App, abort, set};
 use crate::exit::{Error, Exit};
-use crate::traffic::{Kind, write_error};
+use crate::guard::Guard;
+use crate::traffic::Kind;
 use crate::{lock, workload};
 
 #[derive(Clone, Debug, Serialize)]
@@ -87,10 +88,22 @@ pub async fn run(
         async {
             let stable = app.stable_name();
             if !same_template(app) {
-                Api::<Deployment>::namespaced(client.clone(), &app.namespace)
-                    .replace(&stable, &PostParams::default(), &promoted(app))
-                    .await
-                    .map_err(|e| write_error(e, &format!("Deployment {stable}")))?;
+                // Guarded on the stable spec as read: its generation moves
+                // with every spec change and with nothing else (the
+                // controller's status writes between do not matter). A
+                // leaf, because a typed object read and written back can
+                // differ from the server's JSON in fields it does not model.
+                let target = promoted(app);
+                let template = target.spec.as_ref().map(|s| &s.template);
+                Guard::on(&app.stable, format!("Deployment {stable}"))
+                    .expect(&["metadata", "generation"])
+                    .set(&["spec", "template"], serde_json::to_value(template)?)
+                    .send(
+                        &Api::<Deployment>::namespaced(client.clone(), &app.namespace),
+                        &stable,
+                        &PatchParams::default(),
+                    )
+                    .await?;
                 progress(&format!(
                     "Deployment {stable}: now runs {}",
                     report.images.join(", ")
