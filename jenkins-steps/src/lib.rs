@@ -26,8 +26,8 @@ pub struct StepArgs {
     /// Also write the result document here (for Jenkins `readJSON`).
     #[arg(long, value_name = "PATH")]
     pub result_file: Option<PathBuf>,
-    /// How long anything that waits may wait.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = switchyard::cli::duration)]
+    /// How long anything that waits may wait (0: no limit; at most 168h).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = switchyard::cli::timeout)]
     pub timeout: Duration,
     /// Print a shell completion script (bash, zsh, fish, powershell) and exit.
     #[arg(long, value_enum, value_name = "SHELL", exclusive = true)]

@@ -33,8 +33,15 @@ pub fn progress() -> impl FnMut(&str) + Send {
     move |line: &str| p.update(line)
 }
 
+/// A duration flag (`--pause 2m`): see [`crate::connect::parse_duration`].
 pub fn duration(s: &str) -> Result<Duration, String> {
     crate::connect::parse_duration(s)
+}
+
+/// A timeout flag (`--timeout 10m`, `--timeout 0` for no limit): see
+/// [`crate::connect::parse_timeout`].
+pub fn timeout(s: &str) -> Result<Duration, String> {
+    crate::connect::parse_timeout(s)
 }
 
 /// How long a signalled process lets a write sequence in progress finish.

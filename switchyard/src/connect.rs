@@ -58,7 +58,7 @@ pub struct KubeArgs {
     /// Group to impersonate (repeatable).
     #[arg(long = "as-group", global = true, value_name = "GROUP")]
     pub as_group: Vec<String>,
-    /// Timeout of a single API request, e.g. 30s (0: none).
+    /// Timeout of a single API request, e.g. 30s or 30 (0: none; at most 168h).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_request_timeout)]
     pub request_timeout: Option<Duration>,
     #[command(flatten)]
@@ -66,15 +66,18 @@ pub struct KubeArgs {
 }
 
 fn parse_request_timeout(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    crate::connect::parse_duration(s)
+    crate::connect::parse_timeout(s)
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h30m`.
+/// The longest duration any flag takes: a week. Longer is a typo (or a unit
+/// mix-up), and past it `Instant + duration` arithmetic could overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses `500ms`, `30s`, `5m`, `1h30m` (at most [`MAX_DURATION`]). Every
+/// duration flag of every binary goes through here.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {s:?} (use e.g. 30s, 5m, 1h30m)");
+    let too_long = || format!("invalid duration {s:?}: longer than the maximum, 168h (7 days)");
     let mut total = Duration::ZERO;
     let mut rest = s.trim();
     if rest.is_empty() {
@@ -91,10 +94,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .find(|(u, _)| rest.starts_with(u))
             .map(|(u, f)| (u.len(), *f))
             .ok_or_else(bad)?;
-        total += Duration::from_secs_f64(n * unit);
+        // try_: a float too large for a Duration is an error, not a panic.
+        let part = Duration::try_from_secs_f64(n * unit).map_err(|_| too_long())?;
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
         rest = &rest[len..];
     }
     Ok(total)
+}
+
+/// A timeout: a duration as [`parse_duration`], or a bare number of seconds;
+/// 0 (in any unit) means no limit, as for kubectl's `--request-timeout` and
+/// `rollout status --timeout`, and is [`MAX_DURATION`] here.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) if secs > MAX_DURATION.as_secs() => {
+            return Err(format!(
+                "invalid duration {s:?}: longer than the maximum, 168h (7 days)"
+            ));
+        }
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => parse_duration(s)?,
+    };
+    Ok(if d.is_zero() { MAX_DURATION } else { d })
 }
 
 /// A client and the namespace to work in.
@@ -131,7 +155,8 @@ impl KubeArgs {
                         .hint("check --kubeconfig, --context and KUBECONFIG")
                 })?
         };
-        if let Some(t) = self.request_timeout.filter(|t| !t.is_zero()) {
+        // 0 means none (parse_timeout made it the maximum): kube's defaults stay.
+        if let Some(t) = self.request_timeout.filter(|t| *t < MAX_DURATION) {
             config.read_timeout = Some(t);
             config.connect_timeout = Some(t);
         }
@@ -192,9 +217,37 @@ mod tests {
             parse_request_timeout("30").unwrap(),
             Duration::from_secs(30)
         );
-        for bad in ["", "5", "5x", "m", "-1s"] {
+        for bad in ["", "5", "5x", "m", "-1s", "1.2.3s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_too_large_are_errors_not_panics() {
+        assert_eq!(parse_duration("168h").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration("167h60m").unwrap(), MAX_DURATION);
+        for huge in [
+            "9999999999999999h",
+            "168h1ms",
+            "100000000000000000000000000000000000000000000s",
+            "9999999999999999999999h9999999999999999999999h",
+            "169h",
+        ] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("longer than the maximum, 168h"), "{huge}: {e}");
+            assert!(parse_timeout(huge).is_err(), "{huge}");
+        }
+        assert!(parse_timeout("604801").is_err());
+        assert!(parse_timeout("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn a_zero_timeout_means_no_limit() {
+        for zero in ["0", "0s", "0ms", "0h0m"] {
+            assert_eq!(parse_timeout(zero).unwrap(), MAX_DURATION, "{zero}");
+        }
+        assert_eq!(parse_timeout("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_timeout("2m").unwrap(), Duration::from_secs(120));
     }
 
     #[tokio::test]

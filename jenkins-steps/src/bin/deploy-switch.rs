@@ -34,8 +34,8 @@ struct Args {
     http: Option<String>,
     #[arg(long, value_name = "PORT")]
     port: Option<String>,
-    /// How long the post-switch check may take to pass.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = switchyard::cli::duration)]
+    /// How long the post-switch check may take to pass (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = switchyard::cli::timeout)]
     check_timeout: Duration,
     /// Switch back if the post-switch check or the verification fails.
     #[arg(long)]

@@ -143,6 +143,14 @@ fn bad_input_to_the_steps_changes_nothing() {
         (SWITCH, vec!["--app", "web", "--check-timeout", ""], 2, "duration"),
         (WEIGHT, vec!["--app", "shop", "--steps", "10,50", "--pause", "5x"], 2, "invalid duration"),
         (HEALTH_WAIT, vec!["--app", "web", "--color", "green", "--timeout=-1s"], 2, "invalid duration"),
+        // Durations too large: one error line naming the maximum, never a panic (101).
+        (HEALTH_WAIT, vec!["--app", "web", "--color", "green", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (SWITCH, vec!["--app", "web", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (SWITCH, vec!["--app", "web", "--check-timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (SWITCH, vec!["--app", "web", "--scale-down-after", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (WEIGHT, vec!["--app", "shop", "--steps", "10,50", "--pause", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--request-timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (ROLLBACK, vec!["--app", "web", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
         // Unknown flags and values.
         (SWITCH, vec!["--app", "web", "--frobnicate"], 2, "--frobnicate"),
         (SWITCH, vec!["--app", "web", "--to", "purple"], 2, "not a color"),
@@ -200,6 +208,7 @@ fn bad_input_to_the_steps_changes_nothing() {
         (vec!["--provider", "pigeon", "--webhook-url-env", "X", "--status", "success", "--message", "m"], "pigeon"),
         (notify(&["--status", "success", "--message", "m", "--required"]), "SWITCHYARD_TEST_UNSET"),
         (notify(&["--status", "success", "--message", "m", "--attempts", "-1"]), "-1"),
+        (notify(&["--status", "success", "--message", "m", "--timeout", "9999999999999999h"]), "longer than the maximum, 168h"),
     ];
     for (args, says) in notify_cases {
         let run = || c.refuses(c.command_bare(NOTIFY, &args), 2, says, &["default"]);

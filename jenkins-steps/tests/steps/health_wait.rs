@@ -226,3 +226,31 @@ fn a_plain_url_check_runs_after_the_rollout() {
     );
     assert!(stderr.contains("invalid --url"), "{stderr}");
 }
+
+/// `--timeout 0` means no limit (as kubectl's `--request-timeout 0`), not
+/// "fail at once": a ready color passes.
+#[test]
+fn a_zero_timeout_means_no_limit() {
+    let c = TestCluster::demo();
+    for zero in ["0", "0s"] {
+        let out = step(
+            &c,
+            BIN,
+            &[
+                "--app",
+                "web",
+                "--color",
+                "green",
+                "--timeout",
+                zero,
+                "--request-timeout",
+                "0",
+            ],
+        );
+        let (_, stderr) = expect(&out, 0);
+        assert!(
+            stderr.contains("web-green is healthy") && stderr.contains("(timeout 604800s)"),
+            "{stderr}"
+        );
+    }
+}

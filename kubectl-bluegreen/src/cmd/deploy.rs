@@ -27,8 +27,8 @@ pub struct Args {
     /// Wait until the idle color is healthy; fail fast with the reason if it cannot be.
     #[arg(long)]
     wait: bool,
-    /// How long --wait waits.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long --wait waits (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
 }
 

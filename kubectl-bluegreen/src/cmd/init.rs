@@ -22,7 +22,8 @@ pub struct Args {
     /// The Deployment the Service serves today.
     #[arg(long, value_name = "NAME")]
     from_deployment: String,
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long the new APP-blue may take to be ready before the Service is touched (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
 }
 

@@ -16,8 +16,8 @@ pub struct Args {
     /// If the previous color was scaled down, scale it up and wait for it first.
     #[arg(long)]
     scale_up: bool,
-    /// How long --scale-up waits.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long --scale-up waits (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "client|server")]
     dry_run: Option<DryRun>,

@@ -36,8 +36,8 @@ pub struct Args {
     /// Why, recorded in the history and the Event.
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
-    /// How long the EndpointSlices may take to list only the new color.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::duration)]
+    /// How long the EndpointSlices may take to list only the new color (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::timeout)]
     verify_timeout: Duration,
 }
 

@@ -22,7 +22,8 @@ pub struct Args {
     /// Wait until the canary is healthy; fail fast with the reason if it cannot be.
     #[arg(long)]
     wait: bool,
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long --wait waits (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
 }
 

@@ -7,7 +7,7 @@ pub mod ramp;
 pub mod set;
 pub mod status;
 
-pub use switchyard::cli::{Out, duration, progress};
+pub use switchyard::cli::{Out, duration, progress, timeout};
 
 use switchyard::traffic::Kind;
 

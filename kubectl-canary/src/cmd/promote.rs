@@ -14,8 +14,8 @@ pub struct Args {
     app: Option<String>,
     #[command(flatten)]
     provider: ProviderArgs,
-    /// How long the stable rollout may take.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long the stable rollout may take (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
 }
 

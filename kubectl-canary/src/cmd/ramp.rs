@@ -28,8 +28,8 @@ pub struct Args {
     /// Promote after the last step.
     #[arg(long)]
     promote: bool,
-    /// How long promotion may take.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long promotion may take (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
     #[command(flatten)]
     provider: ProviderArgs,

@@ -103,6 +103,12 @@ fn the_bad_input_table() {
         (vec!["ramp", "shop", "--steps", "10,50", "--pause", "5x"], 2, "invalid duration"),
         (vec!["ramp", "shop", "--steps", "10,50", "--pause=-1s"], 2, "invalid duration"),
         (vec!["ramp", "shop", "--steps", "10,50", "--pause", ""], 2, "duration"),
+        // Durations too large: one error line naming the maximum, never a panic (101).
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause", "1s", "--promote", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["promote", "shop", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["deploy", "shop", "--image", "x:2", "--wait", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["set", "30", "shop", "--request-timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
         (vec!["ramp", "shop", "--steps", "10,101", "--pause", "1s"], 2, "invalid weight \"101\""),
         (vec!["set", "30", "shop", "--frobnicate"], 2, "--frobnicate"),
         (vec!["promote", "Shop_1"], 2, "invalid app name"),
