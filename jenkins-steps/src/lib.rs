@@ -120,7 +120,7 @@ where
         }
         Ok(Err(e)) => {
             let exit = switchyard::exit::classify(&e);
-            let hint = switchyard::exit::hint_for(&e);
+            let hint = switchyard::output::hint(&e);
             let message = switchyard::output::one_line(&e);
             (
                 Outcome {

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
 
 use crate::exit::{Error, Exit};
 
+pub mod kubeconfig;
 pub mod log;
 pub mod retry;
 
@@ -142,18 +143,18 @@ impl KubeArgs {
         let mut config = if in_cluster {
             Config::incluster().context("loading the in-cluster configuration")?
         } else {
-            let kubeconfig = match &self.kubeconfig {
-                Some(path) => Kubeconfig::read_from(path)
-                    .with_context(|| format!("reading kubeconfig {}", path.display()))?,
-                None => Kubeconfig::read()
-                    .context("reading kubeconfig (KUBECONFIG or ~/.kube/config)")?,
-            };
-            Config::from_custom_kubeconfig(kubeconfig, &options)
+            let source = kubeconfig::Source::find(self.kubeconfig.as_deref()).ok_or_else(|| {
+                Error::new(
+                    Exit::Usage,
+                    "no kubeconfig: no --kubeconfig, KUBECONFIG is unset and HOME too",
+                )
+                .hint("pass --kubeconfig PATH or set KUBECONFIG")
+            })?;
+            let file = kubeconfig::read(&source)?;
+            kubeconfig::check_selection(&file, &options, &source)?;
+            Config::from_custom_kubeconfig(file, &options)
                 .await
-                .map_err(|e| {
-                    Error::new(Exit::Unreachable, format!("loading kubeconfig: {e}"))
-                        .hint("check --kubeconfig, --context and KUBECONFIG")
-                })?
+                .map_err(|e| kubeconfig::config_error(e, &source))?
         };
         // 0 means none (parse_timeout made it the maximum): kube's defaults stay.
         if let Some(t) = self.request_timeout.filter(|t| *t < MAX_DURATION) {
@@ -279,7 +280,7 @@ mod tests {
             ..Default::default()
         };
         let err = wrong.connect().await.err().unwrap();
-        assert_eq!(crate::exit::classify(&err), Exit::Unreachable);
+        assert_eq!(crate::exit::classify(&err), Exit::Usage);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

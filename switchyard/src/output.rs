@@ -122,13 +122,20 @@ impl Drop for Progress {
 /// Prints `error: ...` (one line) and a hint if there is one; returns the exit code.
 pub fn report_error(err: &anyhow::Error) -> Exit {
     let code = exit::classify(err);
-    let hint = exit::hint_for(err).or_else(|| default_hint(code).map(String::from));
+    let hint = hint(err);
     let message = one_line(err);
     eprintln!("error: {message}");
     if let Some(h) = hint {
         eprintln!("hint: {h}");
     }
     code
+}
+
+/// The hint under an error: its own, the permissions' for a 403, else the
+/// one for its exit code (an unreachable cluster: `kubectl cluster-info`).
+/// Every binary (plugins and steps) prints this one.
+pub fn hint(err: &anyhow::Error) -> Option<String> {
+    exit::hint_for(err).or_else(|| default_hint(exit::classify(err)).map(String::from))
 }
 
 /// Prints a clap usage error as one `error:` line and a hint; returns the

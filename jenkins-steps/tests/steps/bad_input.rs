@@ -111,7 +111,7 @@ fn bad_input_to_the_steps_changes_nothing() {
     c.apply(ODD_SHAPES);
     c.settle();
     let long = "a".repeat(254);
-    let (missing, garbage, closed) = c.bad_kubeconfigs();
+    let (_, _, closed) = c.bad_kubeconfigs();
     let notify = |rest: &[&'static str]| {
         let mut a = vec![
             "--provider",
@@ -163,7 +163,7 @@ fn bad_input_to_the_steps_changes_nothing() {
         (HEALTH_WAIT, vec!["--deployment", "nope"], 3, "nope"),
         // The Role bound by rbac/ does not reach a namespace that does not exist.
         (SWITCH, vec!["--app", "web", "-n", "nowhere"], 5, "in the namespace \"nowhere\""),
-        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--context", "nope"], 5, "nope"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--context", "nope"], 2, "context \"nope\" (--context) is not in kubeconfig"),
         // Objects in unexpected shapes.
         (SWITCH, vec!["--app", "bare"], 3, "bare"),
         (SWITCH, vec!["--app", "twin"], 3, "twin-preview"),
@@ -178,24 +178,49 @@ fn bad_input_to_the_steps_changes_nothing() {
             failed.push(format!("{bin} {args:?}"));
         }
     }
-    // Kubeconfigs that cannot work: exit 5, whatever the step.
+    // A cluster nobody answers at: exit 5, whatever the step. Kubeconfigs that
+    // cannot be used: bad input (exit 2) naming the file and what is wrong,
+    // with a hint about the file (the steps print it too), never the
+    // reachability hint.
+    let broken = c.broken_kubeconfigs();
     for bin in [SWITCH, WEIGHT, HEALTH_WAIT, ROLLBACK] {
         let app = if bin == WEIGHT { "shop" } else { "web" };
-        for kc in [&missing, &garbage, &closed] {
+        let args_for = |kc: &str| {
             let mut args = vec![
-                "--kubeconfig",
-                kc.as_str(),
-                "--app",
-                app,
-                "--request-timeout",
-                "5s",
+                "--kubeconfig".to_string(),
+                kc.to_string(),
+                "--app".into(),
+                app.into(),
+                "--request-timeout".into(),
+                "5s".into(),
             ];
             match bin {
-                WEIGHT => args.extend(["--weight", "30"]),
-                HEALTH_WAIT => args.extend(["--color", "green"]),
+                WEIGHT => args.extend(["--weight".into(), "30".into()]),
+                HEALTH_WAIT => args.extend(["--color".into(), "green".into()]),
                 _ => {}
             }
-            let run = || c.refuses(c.command_bare(bin, &args), 5, "", &["default"]);
+            args
+        };
+        let mut runs: Vec<(Vec<String>, i32, String)> = vec![(args_for(&closed), 5, String::new())];
+        for b in &broken {
+            runs.push((
+                args_for(&b.path),
+                2,
+                format!("kubeconfig {} {}", b.path, b.says),
+            ));
+        }
+        for (args, code, says) in runs {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = || match code {
+                5 => c.refuses(c.command_bare(bin, &args), code, &says, &["default"]),
+                _ => c.refuses_with_hint(
+                    c.command_bare(bin, &args),
+                    code,
+                    &says,
+                    "--kubeconfig",
+                    &["default"],
+                ),
+            };
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
                 failed.push(format!("{bin} {args:?}"));
             }
