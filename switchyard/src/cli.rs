@@ -44,6 +44,14 @@ pub fn timeout(s: &str) -> Result<Duration, String> {
     crate::connect::parse_timeout(s)
 }
 
+static SIGNALLED: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// The signal (`SIGINT`, `SIGTERM`) that stopped [`until_signalled`]'s work,
+/// once it has: what a report written while the work is dropped says.
+pub fn signalled() -> Option<&'static str> {
+    SIGNALLED.get().copied()
+}
+
 /// How long a signalled process lets a write sequence in progress finish.
 pub const GRACE: Duration = Duration::from_secs(10);
 
@@ -68,6 +76,7 @@ pub async fn until_signalled<F: std::future::Future>(work: F) -> Result<F::Outpu
         _ = int.recv() => (130, "interrupted"),
         _ = term.recv() => (143, "terminated"),
     };
+    let _ = SIGNALLED.set(if code == 130 { "SIGINT" } else { "SIGTERM" });
     if crate::lock::in_critical() {
         // The work keeps running only until its write sequence is done.
         tokio::select! {

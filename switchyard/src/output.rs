@@ -141,9 +141,24 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
 /// Prints a clap usage error as one `error:` line and a hint; returns the
 /// exit code (2, or 0 for --help and --version, which clap prints as is).
 pub fn report_usage(err: clap::Error) -> i32 {
+    match usage_error(&err) {
+        None => {
+            let _ = err.print();
+            0
+        }
+        Some((message, hint)) => {
+            eprintln!("error: {message}");
+            eprintln!("hint: {hint}");
+            Exit::Usage.code()
+        }
+    }
+}
+
+/// A clap error as (one-line message, hint), or None for --help and
+/// --version, which are not errors.
+pub fn usage_error(err: &clap::Error) -> Option<(String, String)> {
     if !err.use_stderr() {
-        let _ = err.print();
-        return 0;
+        return None;
     }
     let rendered = err.render().to_string();
     let mut message = Vec::new();
@@ -157,12 +172,11 @@ pub fn report_usage(err: clap::Error) -> i32 {
             message.push(line.trim_start_matches("error: ").to_string());
         }
     }
-    eprintln!("error: {}", message.join(" "));
-    match usage {
-        Some(u) => eprintln!("hint: usage: {u} (see --help)"),
-        None => eprintln!("hint: see --help"),
-    }
-    Exit::Usage.code()
+    let hint = match usage {
+        Some(u) => format!("usage: {u} (see --help)"),
+        None => "see --help".to_string(),
+    };
+    Some((message.join(" "), hint))
 }
 
 /// The error chain on one line, `context: cause: ...`; for an API error only

@@ -243,3 +243,87 @@ fn bad_input_to_the_steps_changes_nothing() {
     }
     assert!(failed.is_empty(), "failed cases (see above): {failed:#?}");
 }
+
+/// A usage error (clap's, before the step runs) and a bad input found by the
+/// step both leave a result file for the Groovy library's `readJSON`, and
+/// deploy-health-wait's JUnit report on an error too.
+#[test]
+fn bad_input_still_writes_the_result_file() {
+    let c = TestCluster::demo();
+    let file = |name: &str| c.dir.join(name).to_str().unwrap().to_string();
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (SWITCH, vec!["--app".into(), "web".into(), "--to".into(), "blu".into(), "--result-file".into(), file("r1.json")], "not a color"),
+        (SWITCH, vec!["--app".into(), "web".into(), format!("--result-file={}", file("r2.json")), "--frobnicate".into()], "--frobnicate"),
+        (WEIGHT, vec!["--result-file".into(), file("r3.json"), "--app".into(), "shop".into()], "required"),
+        (HEALTH_WAIT, vec!["--app".into(), "web".into(), "--color".into(), "green".into(), "--timeout".into(), "9999999999999999h".into(), "--result-file".into(), file("r4.json")], "168h"),
+        (ROLLBACK, vec!["--app".into(), "WEB".into(), "--result-file".into(), file("r5.json")], "invalid app name"),
+        (NOTIFY, vec!["--provider".into(), "pigeon".into(), "--result-file".into(), file("r6.json")], "pigeon"),
+    ];
+    for (bin, args, says) in cases {
+        let path = args
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| match a.strip_prefix("--result-file=") {
+                Some(p) => Some(p.to_string()),
+                None => (a == "--result-file").then(|| args[i + 1].clone()),
+            })
+            .unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // deploy-notify takes no --kubeconfig.
+        let cmd = match bin {
+            NOTIFY => c.command_bare(bin, &args),
+            _ => c.command(bin, &args, &[]),
+        };
+        let out = switchyard_e2e::run(cmd, None);
+        let (_, stderr) = switchyard_e2e::expect(&out, 2);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{bin} {args:?} wrote no result file {path}: {e}\n{stderr}")
+        });
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let name = std::path::Path::new(bin)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(doc["step"], name, "{text}");
+        assert_eq!(
+            (doc["ok"].as_bool(), doc["exitCode"].as_i64()),
+            (Some(false), Some(2)),
+            "{text}"
+        );
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{bin}: {message}");
+        assert!(
+            stderr.contains(message),
+            "{bin}: the file says what the log says: {stderr}"
+        );
+        assert!(
+            doc["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
+            "{text}"
+        );
+    }
+    // An error found by the step itself (no such app): the JUnit report is written too.
+    let junit = file("health.xml");
+    let out = c.run_bin(
+        HEALTH_WAIT,
+        &[
+            "--app",
+            "nope",
+            "--color",
+            "green",
+            "--junit",
+            &junit,
+            "--result-file",
+            &file("r7.json"),
+        ],
+        &[],
+    );
+    switchyard_e2e::expect(&out, 3);
+    let xml = std::fs::read_to_string(&junit).expect("a JUnit report on an error");
+    assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("<failure type=\"Error\" message=\"") && xml.contains("nope"),
+        "{xml}"
+    );
+}
