@@ -73,3 +73,15 @@ fn main() {
     }
     switchyard::cli::run_to_exit(run(cli))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_and_argument_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Cli::command()),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -71,3 +71,29 @@ fn main() {
     }
     switchyard::cli::run_to_exit(run(cli))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_and_argument_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Cli::command()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn only_raising_the_weight_offers_to_create_the_canary_ingress() {
+        use clap::CommandFactory;
+        let cmd = super::Cli::command();
+        let offers = |sub: &str| {
+            cmd.find_subcommand(sub)
+                .unwrap()
+                .get_arguments()
+                .any(|a| a.get_long() == Some("create-canary-ingress"))
+        };
+        assert!(offers("set") && offers("ramp"));
+        assert!(!offers("abort") && !offers("promote"));
+    }
+}

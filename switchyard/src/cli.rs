@@ -116,3 +116,36 @@ where
     });
     std::process::exit(code);
 }
+
+/// Every option and positional argument of `cmd` and its subcommands that
+/// has no help text, as `command --flag`: what `--help` would show bare.
+/// Each binary's tests assert there is none.
+pub fn undocumented(cmd: &clap::Command) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut cmd = cmd.clone();
+    cmd.build();
+    walk(&cmd, cmd.get_name(), &mut missing);
+    missing
+}
+
+fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+    for arg in cmd.get_arguments() {
+        let generated = matches!(arg.get_id().as_str(), "help" | "version");
+        if generated || arg.is_hide_set() {
+            continue;
+        }
+        if arg.get_help().is_none() && arg.get_long_help().is_none() {
+            let name = match (arg.get_long(), arg.is_positional()) {
+                (Some(l), _) => format!("--{l}"),
+                (None, _) => format!("<{}>", arg.get_id().as_str().to_uppercase()),
+            };
+            missing.push(format!("{path} {name}"));
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        walk(sub, &format!("{path} {}", sub.get_name()), missing);
+    }
+}

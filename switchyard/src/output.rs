@@ -41,6 +41,16 @@ pub fn paint(text: &str, color: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// `n` and `noun`, in the plural unless `n` is 1: `1 replica`, `3 replicas`,
+/// `1 ready endpoint`. Every count a person reads goes through here.
+pub fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// Prints a machine document on stdout.
 pub fn print_document<T: Serialize>(format: Format, doc: &T) -> anyhow::Result<()> {
     let text = match format {
@@ -241,6 +251,14 @@ mod tests {
             one_line(&err),
             "patching Service web: services \"web\" not found"
         );
+    }
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(1, "replica"), "1 replica");
+        assert_eq!(count(0, "replica"), "0 replicas");
+        assert_eq!(count(3_u32, "ready endpoint"), "3 ready endpoints");
+        assert_eq!(count(1_usize as i64, "attempt"), "1 attempt");
     }
 
     #[test]

@@ -500,3 +500,27 @@ impl TestCluster {
         );
     }
 }
+
+/// Asserts every key of a JSON document (at any depth) is camelCase, as
+/// Kubernetes' own: `notReady`, `durationMs`, never `not_ready`.
+pub fn assert_camel_case_keys(doc: &Value) {
+    fn walk(v: &Value, at: &str, bad: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let camel = k.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && k.chars().all(|c| c.is_ascii_alphanumeric());
+                    if !camel {
+                        bad.push(format!("{at}.{k}"));
+                    }
+                    walk(v, &format!("{at}.{k}"), bad);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, &format!("{at}[]"), bad)),
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(doc, "", &mut bad);
+    assert!(bad.is_empty(), "keys not in camelCase: {bad:?} in {doc}");
+}

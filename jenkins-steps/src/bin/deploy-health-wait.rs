@@ -54,6 +54,7 @@ struct Args {
     /// Then GET this URL (from the agent) until it answers --expect-status.
     #[arg(long, value_name = "URL", conflicts_with = "http")]
     url: Option<String>,
+    /// The HTTP status --http and --url must answer.
     #[arg(long, default_value_t = 200)]
     expect_status: u16,
     /// Write a JUnit XML report (one testcase per check).
@@ -267,4 +268,16 @@ fn main() {
     let a: Args = jenkins_steps::parse();
     let step = a.step.clone();
     jenkins_steps::main("deploy-health-wait", step, |log| run(a, log))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Args::command()),
+            Vec::<String>::new()
+        );
+    }
 }

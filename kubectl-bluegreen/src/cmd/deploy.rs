@@ -5,6 +5,7 @@ use std::time::Duration;
 use switchyard::bluegreen::{self, deploy};
 use switchyard::connect::Connection;
 use switchyard::exit::Exit;
+use switchyard::output::count;
 
 use super::Out;
 
@@ -14,6 +15,7 @@ use super::Out;
   kubectl bluegreen deploy web --image registry.example.com/web:1.2 --wait
   kubectl bluegreen deploy web --image web:1.2 --container web --replicas 2")]
 pub struct Args {
+    /// The app: its Service APP and Deployments APP-blue and APP-green.
     app: String,
     /// The image to run.
     #[arg(long)]
@@ -47,12 +49,18 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
     out.result(&r, || {
         let mut s = match r.result {
             "unchanged" => format!(
-                "{} already runs {} ({} replicas): unchanged\n",
-                r.deployment, r.image, r.replicas
+                "{} already runs {} ({}): unchanged\n",
+                r.deployment,
+                r.image,
+                count(r.replicas, "replica")
             ),
             verb => format!(
-                "{verb} {}: {}={} ({} replicas, idle color {})\n",
-                r.deployment, r.container, r.image, r.replicas, r.color
+                "{verb} {}: {}={} ({}, idle color {})\n",
+                r.deployment,
+                r.container,
+                r.image,
+                count(r.replicas, "replica"),
+                r.color
             ),
         };
         if let Some(o) = &r.observed {

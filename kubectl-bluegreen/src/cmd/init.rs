@@ -18,6 +18,7 @@ Example:
   kubectl bluegreen init web --from-deployment web"
 )]
 pub struct Args {
+    /// The app: the Service APP to adopt; APP-blue is created from --from-deployment.
     app: String,
     /// The Deployment the Service serves today.
     #[arg(long, value_name = "NAME")]

@@ -3,12 +3,14 @@
 use switchyard::bluegreen::{self, Color, scale};
 use switchyard::connect::Connection;
 use switchyard::exit::Exit;
+use switchyard::output::count;
 
 use super::Out;
 
 /// Scale the idle color down (refuses the active one).
 #[derive(clap::Args)]
 pub struct Args {
+    /// The app (default: the only blue/green app in the namespace).
     app: Option<String>,
     /// Replicas to keep.
     #[arg(long, default_value_t = 0)]
@@ -29,11 +31,13 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
     )
     .await?;
     out.result(&r, || match r.result {
-        "unchanged" => format!(
-            "{} already has {} replicas: unchanged\n",
-            r.deployment, r.to
+        "unchanged" => format!("{} already has {}: unchanged\n", r.deployment, r.to),
+        _ => format!(
+            "scaled {}: {} → {}\n",
+            r.deployment,
+            r.from,
+            count(r.to, "replica")
         ),
-        _ => format!("scaled {}: {} → {} replicas\n", r.deployment, r.from, r.to),
     })?;
     Ok(Exit::Ok)
 }

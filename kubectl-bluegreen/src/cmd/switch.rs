@@ -79,12 +79,12 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
             report.app, report.from, report.to
         ),
         _ => format!(
-            "switched {}: {} → {} (revision {}); {} ready endpoints\n",
+            "switched {}: {} → {} (revision {}); {}\n",
             report.app,
             report.from,
             report.to,
             report.revision,
-            report.endpoints.len()
+            switchyard::output::count(report.endpoints.len() as i64, "ready endpoint")
         ),
     })?;
     if let (Some(after), "switched") = (args.scale_down_after, report.result) {

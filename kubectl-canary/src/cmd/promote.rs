@@ -11,6 +11,7 @@ use super::{Out, ProviderArgs};
 /// Make the canary the stable version: roll it out on stable, then weight 0 and the canary scaled to 0.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The canary app (default: the only one in the namespace).
     app: Option<String>,
     #[command(flatten)]
     provider: ProviderArgs,

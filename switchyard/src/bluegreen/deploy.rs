@@ -196,8 +196,9 @@ pub async fn run(
                 }
             }
             progress(&format!(
-                "Deployment {dname}: {container}={} ({} replicas)",
-                opts.image, replicas
+                "Deployment {dname}: {container}={} ({})",
+                opts.image,
+                crate::output::count(replicas, "replica")
             ));
         }
         if opts.wait {

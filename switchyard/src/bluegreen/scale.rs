@@ -99,6 +99,11 @@ pub async fn down_later(
     tokio::time::sleep(delay).await;
     let now = super::load(client, ns, app).await?;
     let r = run(client, &now, Some(old), 0, lock::DEFAULT_DURATION).await?;
-    progress(&format!("{}: {} → {} replicas", r.deployment, r.from, r.to));
+    progress(&format!(
+        "{}: {} → {}",
+        r.deployment,
+        r.from,
+        crate::output::count(r.to, "replica")
+    ));
     Ok(r)
 }

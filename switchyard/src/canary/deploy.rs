@@ -76,7 +76,7 @@ pub async fn run(
                 .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
                 .await
                 .map_err(|e| write_error(e, &format!("Deployment {name}")))?;
-            progress(&format!("Deployment {name}: {container}={} ({replicas} replicas)", opts.image));
+            progress(&format!("Deployment {name}: {container}={} ({})", opts.image, crate::output::count(replicas, "replica")));
             report.result = "updated";
         }
         if opts.wait {

@@ -176,8 +176,8 @@ impl Run {
                 return give_up("not retried".into());
             }
             let tried = format!(
-                "gave up after {attempts} attempt{}",
-                if attempts == 1 { "" } else { "s" }
+                "gave up after {}",
+                crate::output::count(attempts, "attempt")
             );
             if attempts >= max_attempts {
                 return give_up(tried);
