@@ -149,3 +149,43 @@ fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
         walk(sub, &format!("{path} {}", sub.get_name()), missing);
     }
 }
+
+/// A number of replicas (`--replicas`, `--to`, `--total`): a whole number,
+/// 0 or more. Options taking it set `allow_negative_numbers`, so `-1` reaches
+/// here and gets this error, not clap's `use '-- -1'` tip.
+pub fn replicas(s: &str) -> Result<i32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (0..=i32::MAX as i64).contains(&n) => Ok(n as i32),
+        _ => Err(format!(
+            "invalid number of replicas {s:?}: a whole number, 0 or more"
+        )),
+    }
+}
+
+/// A number of attempts: a whole number, 1 or more (see [`replicas`] for `-1`).
+pub fn attempts(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid number of attempts {s:?}: a whole number, 1 or more"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_whole_numbers() {
+        assert_eq!(replicas("0"), Ok(0));
+        assert_eq!(replicas("3"), Ok(3));
+        for bad in ["-1", "1.5", "x", "", "99999999999"] {
+            assert!(replicas(bad).unwrap_err().contains("0 or more"), "{bad}");
+        }
+        assert_eq!(attempts("5"), Ok(5));
+        for bad in ["0", "-1", "x"] {
+            assert!(attempts(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -51,7 +51,7 @@ struct Args {
     #[arg(long)]
     required: bool,
     /// Delivery attempts (429 and 5xx are retried, honouring Retry-After).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, allow_negative_numbers = true, value_parser = switchyard::cli::attempts)]
     attempts: u32,
     #[command(flatten)]
     step: StepArgs,

@@ -51,7 +51,7 @@ struct Args {
     #[arg(long)]
     create_canary_ingress: bool,
     /// Replica split: the total number of pods to divide (default: the current sum).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     total: Option<i32>,
     #[command(flatten)]
     step: StepArgs,

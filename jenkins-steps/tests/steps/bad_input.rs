@@ -135,6 +135,7 @@ fn bad_input_to_the_steps_changes_nothing() {
         (WEIGHT, vec!["--app", "shop", "--weight", "-1"], 2, "invalid weight"),
         (WEIGHT, vec!["--app", "shop", "--weight", "101"], 2, "invalid weight"),
         (WEIGHT, vec!["--app", "shop", "--weight", "abc"], 2, "invalid weight"),
+        (WEIGHT, vec!["--app", "shop", "--weight", "30", "--total", "-1"], 2, "invalid number of replicas \"-1\": a whole number, 0 or more"),
         (WEIGHT, vec!["--app", "shop", "--weight", "12.5"], 2, "invalid weight"),
         (WEIGHT, vec!["--app", "shop", "--steps", "10,abc", "--pause", "1s"], 2, "invalid"),
         // Durations.
@@ -232,7 +233,7 @@ fn bad_input_to_the_steps_changes_nothing() {
         (notify(&["--status", "maybe", "--message", "m"]), "maybe"),
         (vec!["--provider", "pigeon", "--webhook-url-env", "X", "--status", "success", "--message", "m"], "pigeon"),
         (notify(&["--status", "success", "--message", "m", "--required"]), "SWITCHYARD_TEST_UNSET"),
-        (notify(&["--status", "success", "--message", "m", "--attempts", "-1"]), "-1"),
+        (notify(&["--status", "success", "--message", "m", "--attempts", "-1"]), "invalid number of attempts \"-1\": a whole number, 1 or more"),
         (notify(&["--status", "success", "--message", "m", "--timeout", "9999999999999999h"]), "longer than the maximum, 168h"),
     ];
     for (args, says) in notify_cases {

@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long)]
     container: Option<String>,
     /// Replicas (default: as many as the active color).
-    #[arg(long)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     replicas: Option<i32>,
     /// Wait until the idle color is healthy; fail fast with the reason if it cannot be.
     #[arg(long)]

@@ -13,7 +13,7 @@ pub struct Args {
     /// The app (default: the only blue/green app in the namespace).
     app: Option<String>,
     /// Replicas to keep.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     to: i32,
     /// The color to scale (default: the idle one; the active one is refused).
     #[arg(long, value_parser = super::switch::parse_color)]

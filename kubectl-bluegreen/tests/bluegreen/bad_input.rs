@@ -160,6 +160,9 @@ fn the_bad_input_table() {
         (vec!["status", "--request-timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
         (vec!["status", "--request-timeout", "99999999999999"], 2, "longer than the maximum, 168h"),
         (vec!["switch", "web", "--frobnicate"], 2, "--frobnicate"),
+        // Negative counts: a plain error, not clap's `use '-- -1'` tip.
+        (vec!["deploy", "web", "--image", "x:1", "--replicas", "-1"], 2, "invalid number of replicas \"-1\": a whole number, 0 or more"),
+        (vec!["scale-down", "web", "--to", "-1"], 2, "invalid number of replicas \"-1\""),
         (vec!["status", "-o", "xml"], 2, "xml"),
         (vec!["deploy", "duo", "--image", "duo:2"], 2, "--container"),
         (vec!["deploy", "web", "--image", "x:1", "--container", "nope"], 2, "nope"),

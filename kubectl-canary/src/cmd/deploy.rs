@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long)]
     container: Option<String>,
     /// Replicas (default: as now, or 1 when scaled to 0).
-    #[arg(long)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     replicas: Option<i32>,
     /// Wait until the canary is healthy; fail fast with the reason if it cannot be.
     #[arg(long)]

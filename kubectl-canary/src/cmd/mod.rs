@@ -18,7 +18,7 @@ pub struct ProviderArgs {
     #[arg(long, value_enum)]
     pub provider: Option<Kind>,
     /// Replica split: the total number of pods to divide (default: the current sum).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     pub total: Option<i32>,
 }
 

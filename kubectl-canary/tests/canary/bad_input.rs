@@ -111,6 +111,9 @@ fn the_bad_input_table() {
         (vec!["set", "30", "shop", "--request-timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
         (vec!["ramp", "shop", "--steps", "10,101", "--pause", "1s"], 2, "invalid weight \"101\""),
         (vec!["set", "30", "shop", "--frobnicate"], 2, "--frobnicate"),
+        // Negative counts: a plain error, not clap's `use '-- -1'` tip.
+        (vec!["deploy", "shop", "--image", "x:2", "--replicas", "-1"], 2, "invalid number of replicas \"-1\": a whole number, 0 or more"),
+        (vec!["set", "30", "shop", "--provider", "replicas", "--total", "-1"], 2, "invalid number of replicas \"-1\""),
         (vec!["promote", "Shop_1"], 2, "invalid app name"),
         (vec!["abort", "shop", "--frobnicate"], 2, "--frobnicate"),
         (vec!["set", "30", "shop", "-n", "nowhere"], 3, "nowhere"),
