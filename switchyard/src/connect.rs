@@ -141,7 +141,11 @@ impl KubeArgs {
             && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
             && !home_kubeconfig_exists();
         let mut config = if in_cluster {
-            Config::incluster().context("loading the in-cluster configuration")?
+            let config = Config::incluster().context("loading the in-cluster configuration")?;
+            if let Some(sa) = service_account(&config) {
+                crate::history::set_identity(sa);
+            }
+            config
         } else {
             let source = kubeconfig::Source::find(self.kubeconfig.as_deref()).ok_or_else(|| {
                 Error::new(
@@ -152,6 +156,13 @@ impl KubeArgs {
             })?;
             let file = kubeconfig::read(&source)?;
             kubeconfig::check_selection(&file, &options, &source)?;
+            let identity = self
+                .as_user
+                .clone()
+                .or_else(|| kubeconfig::context_user(&file, &options));
+            if let Some(who) = identity {
+                crate::history::set_identity(who);
+            }
             Config::from_custom_kubeconfig(file, &options)
                 .await
                 .map_err(|e| kubeconfig::config_error(e, &source))?
@@ -198,6 +209,32 @@ pub fn build_client(config: Config, level: u8) -> Result<Client> {
         .with_layer(&tower::retry::RetryLayer::new(retry::ReadRetry::default()))
         .with_layer(&log::DescribeLayer { server });
     Ok(builder.build())
+}
+
+/// The ServiceAccount a pod's token names (`system:serviceaccount:NS:NAME`,
+/// the JWT's `sub`), read from the token file; None if it cannot be read.
+/// The token is never printed or kept: only its subject is.
+fn service_account(config: &Config) -> Option<String> {
+    use base64::Engine as _;
+    let path = config
+        .auth_info
+        .token_file
+        .clone()
+        .unwrap_or_else(|| "/var/run/secrets/kubernetes.io/serviceaccount/token".into());
+    let token = std::fs::read_to_string(path).ok()?;
+    subject(&token, |p| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .ok()
+    })
+}
+
+/// A JWT's `sub` claim, given a base64url decoder for its payload.
+fn subject(token: &str, decode: impl Fn(&str) -> Option<Vec<u8>>) -> Option<String> {
+    let payload = token.trim().split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&decode(payload.trim_end_matches('='))?).ok()?;
+    claims["sub"].as_str().map(String::from)
 }
 
 fn home_kubeconfig_exists() -> bool {
@@ -249,6 +286,27 @@ mod tests {
         }
         assert_eq!(parse_timeout("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_timeout("2m").unwrap(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_service_account_token_names_its_subject() {
+        use base64::Engine as _;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let token = format!(
+            "{}.{}.sig",
+            enc(r#"{"alg":"RS256"}"#),
+            enc(r#"{"sub":"system:serviceaccount:ci:switchyard","iss":"k8s"}"#)
+        );
+        let decode = |p: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        };
+        assert_eq!(
+            subject(&token, decode).as_deref(),
+            Some("system:serviceaccount:ci:switchyard")
+        );
+        assert_eq!(subject("not-a-jwt", decode), None);
     }
 
     #[tokio::test]
