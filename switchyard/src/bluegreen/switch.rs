@@ -330,6 +330,13 @@ async fn plan_and_switch(
         Some(DryRun::Client) => {
             report.result = "dry-run";
             progress(&format!("would patch Service {name}: {main_patch}"));
+            if app.preview.is_some() {
+                progress(&format!(
+                    "would patch Service {}: {}",
+                    app.preview_name(),
+                    selector_patch(None, &app.color_label, from, None)
+                ));
+            }
             return Ok(report);
         }
         Some(DryRun::Server) => {
