@@ -62,6 +62,11 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 fn main() {
+    // kubectl's plugin completion (kubectl_complete-NAME runs `NAME __complete WORDS`).
+    switchyard::completion::exit_if_complete(
+        <Cli as clap::CommandFactory>::command(),
+        &std::env::args_os().collect::<Vec<_>>(),
+    );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(output::report_usage(e)),
