@@ -29,6 +29,10 @@ pub struct Args {
     /// Wait until the idle color is healthy; fail fast with the reason if it cannot be.
     #[arg(long)]
     wait: bool,
+    /// Show the write, change nothing: `client` computes it locally, `server`
+    /// sends it with dryRun=All (`--dry-run` alone: client).
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "client|server", conflicts_with = "wait")]
+    dry_run: Option<switchyard::DryRun>,
     /// How long --wait waits (0: no limit).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
@@ -43,6 +47,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         wait: args.wait,
         timeout: args.timeout,
         lease_duration: switchyard::lock::DEFAULT_DURATION,
+        dry_run: args.dry_run,
     };
     let mut progress = super::progress();
     let r = deploy::run(&conn.client, &app, &opts, &mut progress).await?;
@@ -53,6 +58,14 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
                 r.deployment,
                 r.image,
                 count(r.replicas, "replica")
+            ),
+            "dry-run" => format!(
+                "{} would run {}={} ({}, idle color {}) (dry run: nothing changed)\n",
+                r.deployment,
+                r.container,
+                r.image,
+                count(r.replicas, "replica"),
+                r.color
             ),
             verb => format!(
                 "{verb} {}: {}={} ({}, idle color {})\n",

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{App, Color};
+use crate::DryRun;
 use crate::exit::{Error, Exit};
 use crate::lock;
 
@@ -22,6 +23,8 @@ pub struct Options {
     pub wait: bool,
     pub timeout: Duration,
     pub lease_duration: Duration,
+    /// Show the write, make none (`server`: the API server validates it).
+    pub dry_run: Option<DryRun>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -34,7 +37,7 @@ pub struct Report {
     pub container: String,
     pub image: String,
     pub replicas: i32,
-    /// `created`, `updated` or `unchanged`.
+    /// `created`, `updated`, `unchanged` or `dry-run`.
     pub result: &'static str,
     /// With `--wait`: the last observed state.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +82,18 @@ pub fn pick_container(d: &Deployment, want: Option<&str>, app: &str) -> Result<S
             ),
         )),
     }
+}
+
+/// The write that puts `image` on `container` of `d` with `replicas`, guarded
+/// by the resourceVersion read.
+fn image_patch(d: &Deployment, container: &str, image: &str, replicas: i32) -> serde_json::Value {
+    json!({
+        "metadata": { "resourceVersion": d.metadata.resource_version },
+        "spec": {
+            "replicas": replicas,
+            "template": { "spec": { "containers": [{ "name": container, "image": image }] } },
+        },
+    })
 }
 
 /// The idle color's Deployment made from the active one: same spec, the other
@@ -170,18 +185,55 @@ pub async fn run(
         result: "unchanged",
         observed: None,
     };
+    if let Some(mode) = opts.dry_run.filter(|_| !unchanged) {
+        // Like a switch's dry run: no lease, nothing written.
+        let what = match current {
+            Some(d) => {
+                let patch = image_patch(d, &container, &opts.image, replicas);
+                if mode == DryRun::Server {
+                    api.patch(
+                        &dname,
+                        &PatchParams::default().dry_run(),
+                        &Patch::Strategic(&patch),
+                    )
+                    .await
+                    .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))?;
+                }
+                format!("would patch Deployment {dname}: {patch}")
+            }
+            None => {
+                if mode == DryRun::Server {
+                    let d = clone_for(app, active, color, &container, &opts.image, replicas);
+                    let params = PostParams {
+                        dry_run: true,
+                        ..PostParams::default()
+                    };
+                    api.create(&params, &d).await.map_err(|e| {
+                        anyhow::Error::new(e).context(format!("creating Deployment {dname}"))
+                    })?;
+                }
+                format!(
+                    "would create Deployment {dname} from {}: {container}={} ({})",
+                    app.deployment_name(app.active),
+                    opts.image,
+                    crate::output::count(replicas, "replica")
+                )
+            }
+        };
+        let how = match mode {
+            DryRun::Client => "dry run: nothing changed",
+            DryRun::Server => "dry run: the server validated it, nothing changed",
+        };
+        progress(&format!("{what} ({how})"));
+        report.result = "dry-run";
+        return Ok(report);
+    }
 
     lock::with_lease(client, ns, name, opts.lease_duration, async {
         if !unchanged {
             match current {
                 Some(d) => {
-                    let patch = json!({
-                        "metadata": { "resourceVersion": d.metadata.resource_version },
-                        "spec": {
-                            "replicas": replicas,
-                            "template": { "spec": { "containers": [{ "name": container, "image": opts.image }] } },
-                        },
-                    });
+                    let patch = image_patch(d, &container, &opts.image, replicas);
                     api.patch(&dname, &PatchParams::default(), &Patch::Strategic(&patch))
                         .await
                         .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))?;

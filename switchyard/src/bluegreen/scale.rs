@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{App, Color};
+use crate::DryRun;
 use crate::exit::{Error, Exit};
 use crate::lock;
 
@@ -20,17 +21,20 @@ pub struct Report {
     pub deployment: String,
     pub from: i32,
     pub to: i32,
-    /// `scaled` or `unchanged`.
+    /// `scaled`, `unchanged` or `dry-run`.
     pub result: &'static str,
 }
 
-/// Scales `color` (the idle one when None) to `to` replicas.
+/// Scales `color` (the idle one when None) to `to` replicas; with `dry_run`,
+/// says the write and makes none (no lease, as a switch's dry run).
 pub async fn run(
     client: &Client,
     app: &App,
     color: Option<Color>,
     to: i32,
     lease_duration: std::time::Duration,
+    dry_run: Option<DryRun>,
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report> {
     let (ns, name) = (app.namespace.as_str(), app.name.as_str());
     if to < 0 {
@@ -74,6 +78,24 @@ pub async fn run(
     }
     let patch = json!({ "metadata": { "resourceVersion": d.metadata.resource_version }, "spec": { "replicas": to } });
     let api = Api::<Deployment>::namespaced(client.clone(), ns);
+    if let Some(mode) = dry_run {
+        let how = match mode {
+            DryRun::Client => "dry run: nothing changed",
+            DryRun::Server => {
+                api.patch(
+                    &dname,
+                    &PatchParams::default().dry_run(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(|e| crate::exit::write_error(e, &format!("Deployment {dname}")))?;
+                "dry run: the server validated it, nothing changed"
+            }
+        };
+        progress(&format!("would patch Deployment {dname}: {patch} ({how})"));
+        report.result = "dry-run";
+        return Ok(report);
+    }
     lock::with_lease(client, ns, name, lease_duration, async {
         api.patch(&dname, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -98,7 +120,16 @@ pub async fn down_later(
     progress(&format!("scaling {app}-{old} down in {}s", delay.as_secs()));
     tokio::time::sleep(delay).await;
     let now = super::load(client, ns, app).await?;
-    let r = run(client, &now, Some(old), 0, lock::DEFAULT_DURATION).await?;
+    let r = run(
+        client,
+        &now,
+        Some(old),
+        0,
+        lock::DEFAULT_DURATION,
+        None,
+        progress,
+    )
+    .await?;
     progress(&format!(
         "{}: {} → {}",
         r.deployment,
