@@ -285,6 +285,14 @@ fn deploy_dry_runs_change_nothing() {
     );
     // A missing idle color would be created: the server validates the new object.
     c.kubectl_ok(&["delete", "deploy", "web-green"]);
+    // Its ReplicaSets and pods go by garbage collection: wait, then compare.
+    for kind in ["replicasets", "pods"] {
+        c.wait_for(
+            &[kind, "-l", "app=web,color=green"],
+            "green collected",
+            |l| l["items"].as_array().unwrap().is_empty(),
+        );
+    }
     let before_missing = c.versions("default");
     let (_, stderr) = expect(
         &bluegreen(
