@@ -3,7 +3,7 @@
 //! they share: the flags, a log on stderr a Jenkins console shows well (one
 //! timestamped line per change, no color), one JSON result on stdout with
 //! `-o json` and in `--result-file` for `readJSON`, and the exit codes of
-//! DESIGN.md. The rules live in the switchyard library.
+//! ARCHITECTURE.md. The rules live in the switchyard library.
 
 pub mod junit;
 

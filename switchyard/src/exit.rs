@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// What a process exit code means (DESIGN.md, "Exit codes").
+/// What a process exit code means (ARCHITECTURE.md, "Invariants").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// Done, or already in the asked state.

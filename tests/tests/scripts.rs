@@ -99,3 +99,62 @@ fn ci_runs_exactly_the_readme_test_command() {
         .collect();
     assert_eq!(firsts, ["scripts/demo.sh", "scripts/test"], "{block}");
 }
+
+/// ARCHITECTURE.md maps every module of the library and the sandbox (a new
+/// module without a line there fails here), and the README links it, not a
+/// file outside the clone.
+#[test]
+fn the_architecture_maps_every_module_and_the_readme_links_it() {
+    let arch = std::fs::read_to_string(repo().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut missing = Vec::new();
+    for root in ["switchyard/src", "sandbox/src"] {
+        let mut dirs = vec![repo().join(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let stem = path.file_stem().unwrap().to_str().unwrap();
+                let name = match stem {
+                    "mod" => path
+                        .parent()
+                        .unwrap()
+                        .file_name()
+                        .unwrap()
+                        .to_str()
+                        .unwrap(),
+                    s => s,
+                };
+                let named = [
+                    format!("`{name}`"),
+                    format!("`{name}/`"),
+                    format!("`{name}.rs`"),
+                    format!("/{name}.rs`"),
+                ]
+                .iter()
+                .any(|n| arch.contains(n.as_str()));
+                if !named {
+                    missing.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in ARCHITECTURE.md's code map: {missing:?}"
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains("](ARCHITECTURE.md)"),
+        "the README links ARCHITECTURE.md"
+    );
+    assert!(
+        !readme.contains("../shared"),
+        "the README links outside the clone"
+    );
+}
