@@ -422,3 +422,56 @@ fn a_refused_proxy_password_is_reported_and_never_printed() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Plain health URLs go through the same proxy-aware client as webhooks:
+/// `deploy-health-wait --url` behind HTTP_PROXY, and past it with NO_PROXY.
+#[test]
+fn a_health_url_goes_through_the_proxy_too() {
+    let c = switchyard_e2e::TestCluster::demo();
+    let receiver = Receiver::start(None);
+    let url = format!(
+        "http://127.0.0.1:{}/ready?token={WEBHOOK_TOKEN}",
+        receiver.port
+    );
+    for (no_proxy, proxied) in [("", true), ("127.0.0.1", false)] {
+        let proxy = Proxy::start();
+        let mut cmd = c.command(
+            env!("CARGO_BIN_EXE_deploy-health-wait"),
+            &[
+                "--app",
+                "web",
+                "--color",
+                "blue",
+                "--url",
+                &url,
+                "--expect-status",
+                "204",
+                "--timeout",
+                "30s",
+                "-v",
+                "9",
+            ],
+            &[("HTTP_PROXY", &proxy.url(PASSWORD)), ("NO_PROXY", no_proxy)],
+        );
+        for v in PROXY_VARS
+            .iter()
+            .filter(|v| !["HTTP_PROXY", "NO_PROXY"].contains(v))
+        {
+            cmd.env_remove(v);
+        }
+        let out = switchyard_e2e::run(cmd, None);
+        let (stdout, stderr) = expect(&out, 0);
+        assert!(stderr.contains("--url answered 204"), "{stderr}");
+        assert!(!format!("{stdout}{stderr}").contains(PASSWORD), "{stderr}");
+        let seen = proxy.seen();
+        match proxied {
+            true => {
+                assert_eq!(seen.len(), 1, "{seen:?}");
+                assert_eq!(seen[0].request_line, format!("GET {url} HTTP/1.1"));
+                assert_eq!(seen[0].auth.as_deref(), Some(GOOD_AUTH));
+            }
+            false => assert!(seen.is_empty(), "NO_PROXY ignored: {seen:?}"),
+        }
+    }
+    assert_eq!(receiver.got().len(), 2);
+}
