@@ -2,8 +2,8 @@
 //! testcase per check a step made.
 
 use std::fmt::Write as _;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// One check.
 #[derive(Clone, Debug)]
@@ -72,6 +72,95 @@ pub fn render(suite: &str, classname: &str, cases: &[Case]) -> String {
 
 pub fn write(path: &Path, suite: &str, classname: &str, cases: &[Case]) -> std::io::Result<()> {
     std::fs::write(path, render(suite, classname, cases))
+}
+
+/// A report written however the step ends: by [`Report::finish`] when it
+/// runs to its end, by [`Report::error`] when it fails with an error, and
+/// when it is dropped unfinished (SIGINT/SIGTERM drop the step's work) with
+/// the check that was running failed as `Interrupted`. Without a path it
+/// only keeps the cases.
+pub struct Report {
+    path: Option<PathBuf>,
+    pub suite: String,
+    classname: &'static str,
+    pub cases: Vec<Case>,
+    running: Option<(String, Instant)>,
+    written: bool,
+}
+
+impl Report {
+    pub fn new(path: Option<PathBuf>, suite: impl Into<String>, classname: &'static str) -> Self {
+        Report {
+            path,
+            suite: suite.into(),
+            classname,
+            cases: Vec::new(),
+            running: None,
+            written: false,
+        }
+    }
+
+    /// A check begins; it ends with [`Report::end`].
+    pub fn start(&mut self, name: impl Into<String>) {
+        self.running = Some((name.into(), Instant::now()));
+    }
+
+    /// The running check ended: passed, or failed with (type, message, details).
+    pub fn end(&mut self, failure: Option<(String, String, String)>) {
+        if let Some((name, t)) = self.running.take() {
+            self.cases.push(Case {
+                name,
+                time: t.elapsed(),
+                failure,
+            });
+        }
+    }
+
+    fn write_now(&mut self) -> std::io::Result<()> {
+        self.written = true;
+        match &self.path {
+            Some(p) => write(p, &self.suite, self.classname, &self.cases),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the report of a step that ran to its end.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.end(None);
+        self.write_now().map_err(|e| self.write_error(e))
+    }
+
+    /// The step failed with `message`: the running check (or a check named
+    /// after the suite, when none ran yet) fails with it, and the report is written.
+    pub fn error(&mut self, message: &str) {
+        if self.running.is_none() && self.cases.iter().all(|c| c.failure.is_none()) {
+            self.start(self.suite.clone());
+        }
+        self.end(Some(("Error".into(), message.to_string(), String::new())));
+        let _ = self.write_now();
+    }
+
+    fn write_error(&self, e: std::io::Error) -> anyhow::Error {
+        let path = self.path.as_deref().unwrap_or(Path::new(""));
+        anyhow::anyhow!("writing the JUnit report {}: {e}", path.display())
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if self.written || self.path.is_none() {
+            return;
+        }
+        let why = match switchyard::cli::signalled() {
+            Some(sig) => format!("stopped by {sig} before the check finished"),
+            None => "the step ended before the check finished".to_string(),
+        };
+        if self.running.is_none() {
+            self.start(self.suite.clone());
+        }
+        self.end(Some(("Interrupted".into(), why, String::new())));
+        let _ = self.write_now();
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! they share: the flags, a log on stderr a Jenkins console shows well (one
 //! timestamped line per change, no color), one JSON result on stdout with
 //! `-o json` and in `--result-file` for `readJSON`, and the exit codes of
-//! DESIGN.md. The rules live in the switchyard library.
+//! ARCHITECTURE.md. The rules live in the switchyard library.
 
 pub mod junit;
 
@@ -26,8 +26,8 @@ pub struct StepArgs {
     /// Also write the result document here (for Jenkins `readJSON`).
     #[arg(long, value_name = "PATH")]
     pub result_file: Option<PathBuf>,
-    /// How long anything that waits may wait.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = switchyard::cli::duration)]
+    /// How long anything that waits may wait (0: no limit; at most 168h).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = switchyard::cli::timeout)]
     pub timeout: Duration,
     /// Print a shell completion script (bash, zsh, fish, powershell) and exit.
     #[arg(long, value_enum, value_name = "SHELL", exclusive = true)]
@@ -120,7 +120,7 @@ where
         }
         Ok(Err(e)) => {
             let exit = switchyard::exit::classify(&e);
-            let hint = switchyard::exit::hint_for(&e);
+            let hint = switchyard::output::hint(&e);
             let message = switchyard::output::one_line(&e);
             (
                 Outcome {
@@ -152,6 +152,18 @@ where
         }
         None => log.line(&outcome.summary),
     }
+    let text = document(step, code, &outcome, started);
+    if args.output == OutputFormat::Json {
+        println!("{text}");
+    }
+    if let Some(path) = &args.result_file {
+        write_result_file(path, &text, |w| log.line(w));
+    }
+    std::process::exit(code);
+}
+
+/// The result document (`-o json`, `--result-file`), pretty JSON.
+fn document(step: &str, code: i32, outcome: &Outcome, started: Instant) -> String {
     let doc = json!({
         "step": step,
         "ok": code == 0,
@@ -162,19 +174,38 @@ where
         "build": build_info(),
         "durationMs": started.elapsed().as_millis() as u64,
     });
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    if args.output == OutputFormat::Json {
-        println!("{text}");
-    }
-    if let Some(path) = &args.result_file
-        && let Err(e) = std::fs::write(path, format!("{text}\n"))
-    {
-        log.line(&format!(
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+fn write_result_file(path: &std::path::Path, text: &str, warn: impl FnOnce(&str)) {
+    if let Err(e) = std::fs::write(path, format!("{text}\n")) {
+        warn(&format!(
             "warning: could not write the result file {}: {e}",
             path.display()
         ));
     }
-    std::process::exit(code);
+}
+
+/// `--result-file PATH` (or `--result-file=PATH`) from the raw arguments,
+/// for a usage error, when clap has parsed nothing. Scanning stops at `--`.
+fn result_file_arg(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let s = a.to_str()?;
+        if s == "--" {
+            return None;
+        }
+        if s == "--result-file" {
+            return it
+                .next()
+                .filter(|v| !v.is_empty() && !v.to_string_lossy().starts_with('-'))
+                .map(PathBuf::from);
+        }
+        if let Some(v) = s.strip_prefix("--result-file=") {
+            return (!v.is_empty()).then(|| PathBuf::from(v));
+        }
+    }
+    None
 }
 
 /// Parses a step's arguments; usage errors are one line and exit 2.
@@ -185,10 +216,55 @@ pub fn parse<T: clap::Parser>() -> T {
     let cmd = T::command().version(switchyard::completion::VERSION);
     switchyard::completion::exit_if_flag(cmd.clone(), &args);
     let parsed = cmd
-        .try_get_matches_from(args)
+        .clone()
+        .try_get_matches_from(&args)
         .and_then(|mut m| T::from_arg_matches_mut(&mut m));
     match parsed {
         Ok(t) => t,
-        Err(e) => std::process::exit(switchyard::output::report_usage(e)),
+        Err(e) => {
+            let Some((message, hint)) = switchyard::output::usage_error(&e) else {
+                std::process::exit(switchyard::output::report_usage(e));
+            };
+            eprintln!("error: {message}");
+            eprintln!("hint: {hint}");
+            // The Groovy library reads the result file: a usage error gets one too.
+            if let Some(path) = result_file_arg(&args) {
+                let step = cmd.get_name().to_string();
+                let outcome = Outcome {
+                    exit: Exit::Usage,
+                    summary: message.clone(),
+                    result: Value::Null,
+                    error: Some((message, Some(hint))),
+                };
+                let code = Exit::Usage.code();
+                let text = document(&step, code, &outcome, Instant::now());
+                write_result_file(&path, &text, |w| eprintln!("{w}"));
+            }
+            std::process::exit(Exit::Usage.code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_result_file_is_found_before_clap_parses() {
+        let os = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let find = |a: &[&str]| result_file_arg(&os(a));
+        assert_eq!(
+            find(&["deploy-switch", "--to", "blu", "--result-file", "r.json"]),
+            Some(PathBuf::from("r.json"))
+        );
+        assert_eq!(
+            find(&["deploy-switch", "--result-file=out/r.json", "--x"]),
+            Some(PathBuf::from("out/r.json"))
+        );
+        // No value, a flag where the value should be, or after `--`: unknown.
+        assert_eq!(find(&["deploy-switch", "--result-file"]), None);
+        assert_eq!(find(&["deploy-switch", "--result-file", "-o"]), None);
+        assert_eq!(find(&["deploy-switch", "--result-file="]), None);
+        assert_eq!(find(&["deploy-switch", "--", "--result-file", "r"]), None);
     }
 }

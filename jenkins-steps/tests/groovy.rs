@@ -44,22 +44,22 @@ fn bin_dir() -> PathBuf {
         assert!(
             dir.join(plugin).exists(),
             "{plugin} is not in {}: build it first (cargo build -p kubectl-bluegreen -p kubectl-canary, \
-             or run the tests with cargo nextest run --workspace)",
+             or run the tests with scripts/test)",
             dir.display()
         );
     }
     dir
 }
 
-/// Fails the test, clearly, when groovy is missing (CI installs it).
+/// Fails the test, clearly, when groovy is missing (scripts/test installs it).
 fn require_groovy() {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("groovy").is_file()))
         .unwrap_or(false);
     assert!(
         found,
-        "groovy is not installed, and the Jenkinsfile tests need it: apt-get install groovy \
-         (Debian's groovy 2.4 runs jenkins-steps/groovy-harness)"
+        "groovy is not installed, and the Jenkinsfile tests need it: run the tests with scripts/test, \
+         which installs it, or apt-get install groovy (Debian's groovy 2.4 runs jenkins-steps/groovy-harness)"
     );
 }
 

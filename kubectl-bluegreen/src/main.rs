@@ -64,6 +64,11 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 fn main() {
+    // kubectl's plugin completion (kubectl_complete-NAME runs `NAME __complete WORDS`).
+    switchyard::completion::exit_if_complete(
+        <Cli as clap::CommandFactory>::command(),
+        &std::env::args_os().collect::<Vec<_>>(),
+    );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(output::report_usage(e)),
@@ -72,4 +77,16 @@ fn main() {
         c.exit::<Cli>()
     }
     switchyard::cli::run_to_exit(run(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_and_argument_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Cli::command()),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -62,6 +62,11 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 fn main() {
+    // kubectl's plugin completion (kubectl_complete-NAME runs `NAME __complete WORDS`).
+    switchyard::completion::exit_if_complete(
+        <Cli as clap::CommandFactory>::command(),
+        &std::env::args_os().collect::<Vec<_>>(),
+    );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(output::report_usage(e)),
@@ -70,4 +75,30 @@ fn main() {
         c.exit::<Cli>()
     }
     switchyard::cli::run_to_exit(run(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_and_argument_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Cli::command()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn only_raising_the_weight_offers_to_create_the_canary_ingress() {
+        use clap::CommandFactory;
+        let cmd = super::Cli::command();
+        let offers = |sub: &str| {
+            cmd.find_subcommand(sub)
+                .unwrap()
+                .get_arguments()
+                .any(|a| a.get_long() == Some("create-canary-ingress"))
+        };
+        assert!(offers("set") && offers("ramp"));
+        assert!(!offers("abort") && !offers("promote"));
+    }
 }

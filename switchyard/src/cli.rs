@@ -33,8 +33,23 @@ pub fn progress() -> impl FnMut(&str) + Send {
     move |line: &str| p.update(line)
 }
 
+/// A duration flag (`--pause 2m`): see [`crate::connect::parse_duration`].
 pub fn duration(s: &str) -> Result<Duration, String> {
     crate::connect::parse_duration(s)
+}
+
+/// A timeout flag (`--timeout 10m`, `--timeout 0` for no limit): see
+/// [`crate::connect::parse_timeout`].
+pub fn timeout(s: &str) -> Result<Duration, String> {
+    crate::connect::parse_timeout(s)
+}
+
+static SIGNALLED: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// The signal (`SIGINT`, `SIGTERM`) that stopped [`until_signalled`]'s work,
+/// once it has: what a report written while the work is dropped says.
+pub fn signalled() -> Option<&'static str> {
+    SIGNALLED.get().copied()
 }
 
 /// How long a signalled process lets a write sequence in progress finish.
@@ -61,6 +76,7 @@ pub async fn until_signalled<F: std::future::Future>(work: F) -> Result<F::Outpu
         _ = int.recv() => (130, "interrupted"),
         _ = term.recv() => (143, "terminated"),
     };
+    let _ = SIGNALLED.set(if code == 130 { "SIGINT" } else { "SIGTERM" });
     if crate::lock::in_critical() {
         // The work keeps running only until its write sequence is done.
         tokio::select! {
@@ -118,4 +134,77 @@ where
         }
     });
     std::process::exit(code);
+}
+
+/// Every option and positional argument of `cmd` and its subcommands that
+/// has no help text, as `command --flag`: what `--help` would show bare.
+/// Each binary's tests assert there is none.
+pub fn undocumented(cmd: &clap::Command) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut cmd = cmd.clone();
+    cmd.build();
+    walk(&cmd, cmd.get_name(), &mut missing);
+    missing
+}
+
+fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+    for arg in cmd.get_arguments() {
+        let generated = matches!(arg.get_id().as_str(), "help" | "version");
+        if generated || arg.is_hide_set() {
+            continue;
+        }
+        if arg.get_help().is_none() && arg.get_long_help().is_none() {
+            let name = match (arg.get_long(), arg.is_positional()) {
+                (Some(l), _) => format!("--{l}"),
+                (None, _) => format!("<{}>", arg.get_id().as_str().to_uppercase()),
+            };
+            missing.push(format!("{path} {name}"));
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        walk(sub, &format!("{path} {}", sub.get_name()), missing);
+    }
+}
+
+/// A number of replicas (`--replicas`, `--to`, `--total`): a whole number,
+/// 0 or more. Options taking it set `allow_negative_numbers`, so `-1` reaches
+/// here and gets this error, not clap's `use '-- -1'` tip.
+pub fn replicas(s: &str) -> Result<i32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (0..=i32::MAX as i64).contains(&n) => Ok(n as i32),
+        _ => Err(format!(
+            "invalid number of replicas {s:?}: a whole number, 0 or more"
+        )),
+    }
+}
+
+/// A number of attempts: a whole number, 1 or more (see [`replicas`] for `-1`).
+pub fn attempts(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid number of attempts {s:?}: a whole number, 1 or more"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_whole_numbers() {
+        assert_eq!(replicas("0"), Ok(0));
+        assert_eq!(replicas("3"), Ok(3));
+        for bad in ["-1", "1.5", "x", "", "99999999999"] {
+            assert!(replicas(bad).unwrap_err().contains("0 or more"), "{bad}");
+        }
+        assert_eq!(attempts("5"), Ok(5));
+        for bad in ["0", "-1", "x"] {
+            assert!(attempts(bad).is_err(), "{bad}");
+        }
+    }
 }

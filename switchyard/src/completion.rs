@@ -137,6 +137,152 @@ fn flag_value(args: &[std::ffi::OsString]) -> Option<String> {
     None
 }
 
+/// The hidden first argument kubectl plugin completion runs us with: the
+/// `kubectl_complete-NAME` executable shipped next to a plugin is
+/// `exec kubectl-NAME __complete "$@"`.
+pub const COMPLETE: &str = "__complete";
+
+/// kubectl (1.26+) completes `kubectl NAME ...<TAB>` by running
+/// `kubectl_complete-NAME` from PATH with the words after NAME, the last one
+/// the word being completed (empty for a new word), and reads one candidate
+/// per line (`value<TAB>description`), then optionally `:N`, a Cobra
+/// ShellCompDirective (kubectl's `pkg/cmd/plugin/plugin_completion.go`).
+/// If `args` is `EXE __complete WORDS...`, prints the candidates for `cmd`
+/// and exits 0; otherwise returns.
+pub fn exit_if_complete(cmd: clap::Command, args: &[std::ffi::OsString]) {
+    if args.get(1).map(|a| a.to_string_lossy()) != Some(COMPLETE.into()) {
+        return;
+    }
+    let words: Vec<String> = args[2..]
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let (candidates, files) = complete(cmd, &words);
+    let mut out = String::new();
+    for (value, help) in candidates {
+        match help {
+            Some(h) if !h.is_empty() => out.push_str(&format!("{value}\t{h}\n")),
+            _ => out.push_str(&format!("{value}\n")),
+        }
+    }
+    // Cobra's directives: 0 default (the shell may complete file names), 4 no files.
+    out.push_str(if files { ":0\n" } else { ":4\n" });
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    std::process::exit(0)
+}
+
+/// Candidates (value, description) for the last of `words` (the words after
+/// the executable's name), and whether file names fit there (a PATH-like
+/// option value). Static: subcommands, options, and values of options and
+/// arguments that have possible values.
+pub fn complete(cmd: clap::Command, words: &[String]) -> (Vec<(String, Option<String>)>, bool) {
+    let mut cmd = cmd;
+    cmd.build();
+    let (cur, before) = match words.split_last() {
+        Some((c, b)) => (c.as_str(), b),
+        None => ("", &[][..]),
+    };
+    let mut at = &cmd;
+    let mut pending: Option<&clap::Arg> = None;
+    let mut positionals = 0;
+    for w in before {
+        // The value of the option before: not a subcommand or positional.
+        if pending.take().is_some() {
+            continue;
+        }
+        if let Some(long) = w.strip_prefix("--") {
+            if !long.contains('=') {
+                pending = at
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(long))
+                    .filter(|a| takes_value(a));
+            }
+            continue;
+        }
+        if let Some(short) = w.strip_prefix('-').and_then(|s| s.chars().next()) {
+            if w.len() == 2 {
+                pending = at
+                    .get_arguments()
+                    .find(|a| a.get_short() == Some(short))
+                    .filter(|a| takes_value(a));
+            }
+            continue;
+        }
+        match at.find_subcommand(w) {
+            Some(sub) if positionals == 0 => at = sub,
+            _ => positionals += 1,
+        }
+    }
+    let starts = |v: &str| v.starts_with(cur);
+    if let Some(arg) = pending {
+        let values = possible(arg, cur);
+        let files = values.is_empty() && is_path(arg);
+        return (values, files);
+    }
+    if cur.starts_with('-') {
+        let flags = at
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| {
+                let long = format!("--{}", a.get_long()?);
+                starts(&long).then(|| (long, a.get_help().map(|h| first_line(&h.to_string()))))
+            })
+            .collect();
+        return (flags, false);
+    }
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    if positionals == 0 {
+        out.extend(
+            at.get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help" && starts(s.get_name()))
+                .map(|s| {
+                    (
+                        s.get_name().to_string(),
+                        s.get_about().map(|h| first_line(&h.to_string())),
+                    )
+                }),
+        );
+    }
+    if let Some(arg) = at.get_positionals().nth(positionals) {
+        out.extend(possible(arg, cur));
+    }
+    (out, false)
+}
+
+fn takes_value(a: &clap::Arg) -> bool {
+    a.get_num_args().is_some_and(|n| n.takes_values()) && !a.is_require_equals_set()
+}
+
+fn is_path(a: &clap::Arg) -> bool {
+    matches!(
+        a.get_value_hint(),
+        clap::ValueHint::FilePath | clap::ValueHint::AnyPath | clap::ValueHint::DirPath
+    ) || a
+        .get_value_names()
+        .is_some_and(|n| n.iter().any(|v| v == "PATH" || v == "DIR"))
+}
+
+fn possible(a: &clap::Arg, cur: &str) -> Vec<(String, Option<String>)> {
+    a.get_possible_values()
+        .into_iter()
+        .filter(|v| !v.is_hide_set() && v.get_name().starts_with(cur))
+        .map(|v| {
+            (
+                v.get_name().to_string(),
+                v.get_help().map(|h| first_line(&h.to_string())),
+            )
+        })
+        .collect()
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_string()
+}
+
 /// Writes the completion script for `shell`, or with [`Shell::Man`] the man
 /// page(s): into `dir` (one page per subcommand) when given, else the main
 /// page to `out`. Scripts complete the executable's own name (`cmd`'s name,
@@ -207,6 +353,29 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<std::ffi::OsString> {
         a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn plugin_completion_offers_subcommands_flags_and_values() {
+        let cmd = || Cli::command();
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let values = |w: &[&str]| {
+            complete(cmd(), &words(w))
+                .0
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(values(&[""]), ["run", "completion"]);
+        assert_eq!(values(&["r"]), ["run"]);
+        let (run, files) = complete(cmd(), &words(&["r"]));
+        assert_eq!(run[0].1.as_deref(), Some("Do it"));
+        assert!(!files);
+        assert_eq!(values(&["run", "--a"]), ["--app"]);
+        // The value of --app is the user's: nothing offered, and it is no subcommand.
+        assert!(values(&["run", "--app", ""]).is_empty());
+        assert_eq!(values(&["completion", "z"]), ["zsh"]);
+        assert_eq!(values(&["completion", "--dir", "x", "f"]), ["fish"]);
     }
 
     #[test]

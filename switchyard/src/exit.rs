@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// What a process exit code means (DESIGN.md, "Exit codes").
+/// What a process exit code means (ARCHITECTURE.md, "Invariants").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// Done, or already in the asked state.
@@ -114,6 +114,8 @@ pub fn classify(err: &anyhow::Error) -> Exit {
                 _ => Exit::Failed,
             };
         }
+        // A kubeconfig that cannot be used is bad input: nothing was sent
+        // (connect::kubeconfig words these; this catches any left).
         if cause
             .downcast_ref::<kube::config::KubeconfigError>()
             .is_some()
@@ -121,7 +123,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
                 .downcast_ref::<kube::config::InferConfigError>()
                 .is_some()
         {
-            return Exit::Unreachable;
+            return Exit::Usage;
         }
     }
     Exit::Failed

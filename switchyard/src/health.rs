@@ -80,6 +80,7 @@ impl fmt::Display for Failure {
 /// The last observed state of a Deployment, for progress lines and for the
 /// timeout report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Observed {
     /// The Deployment's name.
     pub name: String,
@@ -761,6 +762,7 @@ fn retryable(e: &kube::Error) -> bool {
 
 /// An HTTP answer, through the service proxy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HttpAnswer {
     /// The HTTP status code.
     pub status: u16,

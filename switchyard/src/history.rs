@@ -76,7 +76,18 @@ impl History {
     }
 }
 
-/// Who is acting: the Jenkins job and build when run by Jenkins, else user@host.
+static IDENTITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Who the cluster connection acts as (`--as`, the kubeconfig context's user,
+/// or in a pod its ServiceAccount): set once by `KubeArgs::connect`, and the
+/// actor's name when `USER` is unset (a container, a systemd unit).
+pub fn set_identity(name: impl Into<String>) {
+    let _ = IDENTITY.set(name.into());
+}
+
+/// Who is acting: the Jenkins job and build when run by Jenkins, else
+/// user@host, the user from `USER` (or `USERNAME`), else the connection's
+/// identity ([`set_identity`]), else `unknown`.
 pub fn actor() -> String {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (env("JOB_NAME"), env("BUILD_NUMBER")) {
@@ -84,6 +95,7 @@ pub fn actor() -> String {
         _ => {
             let user = env("USER")
                 .or_else(|| env("USERNAME"))
+                .or_else(|| IDENTITY.get().cloned())
                 .unwrap_or_else(|| "unknown".into());
             let host = std::fs::read_to_string("/etc/hostname")
                 .ok()

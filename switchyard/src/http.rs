@@ -1,26 +1,46 @@
-//! HTTP clients for what is not the Kubernetes API: webhooks and plain health
-//! URLs. One place builds TLS, with the system's trust store.
+//! HTTP clients for what is not the Kubernetes API: webhooks, plain health
+//! URLs (and metric queries). One place builds TLS, with the system's trust
+//! store, and honours the proxy the environment names, as curl does:
+//! `HTTPS_PROXY`/`https_proxy` for https URLs (a CONNECT tunnel, TLS end to
+//! end), `HTTP_PROXY`/`http_proxy` for http URLs (the request in absolute form
+//! to the proxy), `ALL_PROXY`, and `NO_PROXY`/`no_proxy` (hosts, domains and
+//! their subdomains, IPs and CIDRs, `*`). Credentials in the proxy URL
+//! (`http://user:password@proxy:3128`) go as `Proxy-Authorization: Basic` and
+//! are never printed: errors name the proxy by host and port only.
+//!
+//! hyper-util's `client-proxy` does the matching (its `Matcher` reads the
+//! variables with curl's rules, and ignores them under CGI) and the CONNECT
+//! (`Tunnel`); this module only puts them together. Every socket sets
+//! TCP_NODELAY: these are small request/answer exchanges.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::HttpsConnector;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::exit::{Error, Exit};
 use crate::health::HttpAnswer;
 
-/// https with the system's trust store through the platform verifier, the
-/// one kube uses for the cluster, so a corporate CA trusted by the agent
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The TLS settings: the system's trust store through the platform verifier,
+/// the one kube uses for the cluster, so a corporate CA trusted by the agent
 /// works here too.
-pub(crate) fn https_connector() -> anyhow::Result<HttpsConnector<HttpConnector>> {
+fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
     use rustls_platform_verifier::BuilderVerifierExt;
     // ring explicitly: the process-wide default provider is ambiguous as soon
     // as another crate enables aws-lc-rs.
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
@@ -32,12 +52,244 @@ pub(crate) fn https_connector() -> anyhow::Result<HttpsConnector<HttpConnector>>
         )
         .hint("install the CA certificates package on the agent (ca-certificates)")
     })?
-    .with_no_client_auth();
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .build())
+    .with_no_client_auth())
+}
+
+/// A TCP connector with TCP_NODELAY, for any scheme (TLS is layered above).
+fn tcp() -> HttpConnector {
+    let mut c = HttpConnector::new();
+    c.set_nodelay(true);
+    c.enforce_http(false);
+    c
+}
+
+/// The connection of [`Connector`]: plain or TLS, and whether it goes to an
+/// http proxy (then hyper sends requests in absolute form, as a proxy needs).
+pub struct Conn {
+    inner: MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>,
+    to_proxy: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        self.inner.connected().proxy(self.to_proxy)
+    }
+}
+
+impl Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A failure on the way through a proxy: which proxy (by host and port), and
+/// the cause, kept as the source so callers still see a TLS failure as one.
+#[derive(Debug)]
+struct ProxyError {
+    what: String,
+    source: BoxError,
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+fn proxy_error(what: String) -> impl FnOnce(BoxError) -> BoxError {
+    move |source| Box::new(ProxyError { what, source })
+}
+
+/// `host:port` of a proxy: what messages may say of it (its URL can hold a password).
+fn proxy_name(uri: &http::Uri) -> String {
+    format!(
+        "{}:{}",
+        uri.host().unwrap_or(""),
+        uri.port_u16().unwrap_or(80)
+    )
+}
+
+/// Connects directly, or through the proxy the environment names for the
+/// destination (see the module docs).
+#[derive(Clone)]
+pub struct Connector {
+    matcher: Arc<Matcher>,
+    /// None for a client of http URLs only: no trust store is needed (or
+    /// loaded) for a receiver inside the network or in tests.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Connector {
+    fn https<C>(&self, inner: C) -> HttpsConnector<C> {
+        let tls = match &self.tls {
+            Some(t) => (**t).clone(),
+            // Unused for http destinations (https_or_http), but a config is needed.
+            None => rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        };
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(inner)
+    }
+}
+
+impl tower::Service<http::Uri> for Connector {
+    type Response = Conn;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: http::Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            if dst.scheme_str() == Some("https") && this.tls.is_none() {
+                return Err("an https URL with a client made for http".into());
+            }
+            let Some(proxy) = this.matcher.intercept(&dst) else {
+                let inner = this.https(tcp()).call(dst).await?;
+                return Ok(Conn {
+                    inner,
+                    to_proxy: false,
+                });
+            };
+            let via = proxy.uri().clone();
+            if via.scheme_str() != Some("http") {
+                return Err(format!(
+                    "the proxy {} is not an http:// proxy ({}://): only http proxies are supported",
+                    proxy_name(&via),
+                    via.scheme_str().unwrap_or("")
+                )
+                .into());
+            }
+            if dst.scheme_str() == Some("https") {
+                // CONNECT host:443, then TLS with the destination through the tunnel.
+                let mut tunnel = Tunnel::new(via.clone(), tcp());
+                if let Some(auth) = proxy.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                let inner = this
+                    .https(tunnel)
+                    .call(dst)
+                    .await
+                    .map_err(proxy_error(format!(
+                        "through the proxy {}",
+                        proxy_name(&via)
+                    )))?;
+                return Ok(Conn {
+                    inner,
+                    to_proxy: false,
+                });
+            }
+            let stream = tcp().call(via.clone()).await.map_err(|e| {
+                proxy_error(format!("connecting to the proxy {}", proxy_name(&via)))(e.into())
+            })?;
+            Ok(Conn {
+                inner: MaybeHttpsStream::Http(stream),
+                to_proxy: true,
+            })
+        })
+    }
+}
+
+/// An HTTP/1 client for non-Kubernetes URLs, proxy-aware (see the module
+/// docs). `B` is the request body type.
+pub struct HttpClient<B> {
+    client: Client<Connector, B>,
+    matcher: Arc<Matcher>,
+}
+
+impl<B> HttpClient<B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    /// A client for `url`'s scheme (https loads the trust store; an error
+    /// says how to get one), with the proxy variables of the environment now.
+    pub fn for_url(url: &http::Uri) -> anyhow::Result<Self> {
+        Self::with_matcher(url.scheme_str() == Some("https"), Matcher::from_env())
+    }
+
+    /// A client with a given proxy matcher; `https`: load TLS.
+    pub fn with_matcher(https: bool, matcher: Matcher) -> anyhow::Result<Self> {
+        let matcher = Arc::new(matcher);
+        let tls = match https {
+            true => Some(Arc::new(tls_config()?)),
+            false => None,
+        };
+        let connector = Connector {
+            matcher: matcher.clone(),
+            tls,
+        };
+        Ok(HttpClient {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            matcher,
+        })
+    }
+
+    /// Sends `request`. A plain http request through a proxy carries the
+    /// proxy's credentials (an https one sent them in the CONNECT).
+    pub async fn request(
+        &self,
+        mut request: http::Request<B>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        if request.uri().scheme_str() == Some("http")
+            && let Some(auth) = self
+                .matcher
+                .intercept(request.uri())
+                .and_then(|p| p.basic_auth().cloned())
+        {
+            let mut auth = auth;
+            auth.set_sensitive(true);
+            request
+                .headers_mut()
+                .insert(http::header::PROXY_AUTHORIZATION, auth);
+        }
+        self.client.request(request).await
+    }
+
+    /// The proxy a request to `uri` goes through, as `host:port` (for logs).
+    pub fn proxy_for(&self, uri: &http::Uri) -> Option<String> {
+        self.matcher.intercept(uri).map(|p| proxy_name(p.uri()))
+    }
 }
 
 /// `scheme://host[:port]` of a URL: what errors may name (paths and queries
@@ -71,19 +323,10 @@ pub async fn get(url: &str, timeout: Duration) -> anyhow::Result<HttpAnswer> {
         )
         .body(Empty::<bytes::Bytes>::new())?;
     let send = async {
-        if uri.scheme_str() == Some("https") {
-            Client::builder(TokioExecutor::new())
-                .build(https_connector()?)
-                .request(request)
-                .await
-                .map_err(anyhow::Error::from)
-        } else {
-            Client::builder(TokioExecutor::new())
-                .build(HttpConnector::new())
-                .request(request)
-                .await
-                .map_err(anyhow::Error::from)
-        }
+        HttpClient::for_url(&uri)?
+            .request(request)
+            .await
+            .map_err(anyhow::Error::from)
     };
     let response = tokio::time::timeout(timeout, send)
         .await

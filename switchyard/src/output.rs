@@ -41,6 +41,16 @@ pub fn paint(text: &str, color: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// `n` and `noun`, in the plural unless `n` is 1: `1 replica`, `3 replicas`,
+/// `1 ready endpoint`. Every count a person reads goes through here.
+pub fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// Prints a machine document on stdout.
 pub fn print_document<T: Serialize>(format: Format, doc: &T) -> anyhow::Result<()> {
     let text = match format {
@@ -122,7 +132,7 @@ impl Drop for Progress {
 /// Prints `error: ...` (one line) and a hint if there is one; returns the exit code.
 pub fn report_error(err: &anyhow::Error) -> Exit {
     let code = exit::classify(err);
-    let hint = exit::hint_for(err).or_else(|| default_hint(code).map(String::from));
+    let hint = hint(err);
     let message = one_line(err);
     eprintln!("error: {message}");
     if let Some(h) = hint {
@@ -131,12 +141,34 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
     code
 }
 
+/// The hint under an error: its own, the permissions' for a 403, else the
+/// one for its exit code (an unreachable cluster: `kubectl cluster-info`).
+/// Every binary (plugins and steps) prints this one.
+pub fn hint(err: &anyhow::Error) -> Option<String> {
+    exit::hint_for(err).or_else(|| default_hint(exit::classify(err)).map(String::from))
+}
+
 /// Prints a clap usage error as one `error:` line and a hint; returns the
 /// exit code (2, or 0 for --help and --version, which clap prints as is).
 pub fn report_usage(err: clap::Error) -> i32 {
+    match usage_error(&err) {
+        None => {
+            let _ = err.print();
+            0
+        }
+        Some((message, hint)) => {
+            eprintln!("error: {message}");
+            eprintln!("hint: {hint}");
+            Exit::Usage.code()
+        }
+    }
+}
+
+/// A clap error as (one-line message, hint), or None for --help and
+/// --version, which are not errors.
+pub fn usage_error(err: &clap::Error) -> Option<(String, String)> {
     if !err.use_stderr() {
-        let _ = err.print();
-        return 0;
+        return None;
     }
     let rendered = err.render().to_string();
     let mut message = Vec::new();
@@ -150,12 +182,11 @@ pub fn report_usage(err: clap::Error) -> i32 {
             message.push(line.trim_start_matches("error: ").to_string());
         }
     }
-    eprintln!("error: {}", message.join(" "));
-    match usage {
-        Some(u) => eprintln!("hint: usage: {u} (see --help)"),
-        None => eprintln!("hint: see --help"),
-    }
-    Exit::Usage.code()
+    let hint = match usage {
+        Some(u) => format!("usage: {u} (see --help)"),
+        None => "see --help".to_string(),
+    };
+    Some((message.join(" "), hint))
 }
 
 /// The error chain on one line, `context: cause: ...`; for an API error only
@@ -220,6 +251,14 @@ mod tests {
             one_line(&err),
             "patching Service web: services \"web\" not found"
         );
+    }
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(1, "replica"), "1 replica");
+        assert_eq!(count(0, "replica"), "0 replicas");
+        assert_eq!(count(3_u32, "ready endpoint"), "3 ready endpoints");
+        assert_eq!(count(1_usize as i64, "attempt"), "1 attempt");
     }
 
     #[test]

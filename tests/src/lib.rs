@@ -472,3 +472,120 @@ macro_rules! on_both_timings {
         }
     };
 }
+
+/// A kubeconfig that cannot be used, and what the error line must say about it.
+pub struct BrokenKubeconfig {
+    pub path: String,
+    /// What is wrong, as the error line words it (next to the path).
+    pub says: &'static str,
+}
+
+impl TestCluster {
+    /// Kubeconfigs broken in each way a user meets (the file missing, a
+    /// directory, a binary, not YAML, empty, no current-context): each is bad
+    /// input (exit 2) naming the file.
+    pub fn broken_kubeconfigs(&self) -> Vec<BrokenKubeconfig> {
+        let write = |name: &str, content: &[u8]| {
+            let p = self.dir.join(name);
+            std::fs::write(&p, content).expect("written");
+            p
+        };
+        let dir = self.dir.join("kubeconfig-dir");
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let s = |p: PathBuf| p.to_str().expect("utf-8").to_string();
+        vec![
+            BrokenKubeconfig {
+                path: s(self.dir.join("no-such-kubeconfig")),
+                says: "does not exist",
+            },
+            BrokenKubeconfig {
+                path: s(dir),
+                says: "is a directory, not a file",
+            },
+            BrokenKubeconfig {
+                path: s(write(
+                    "binary-kubeconfig",
+                    b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\xff\xfe",
+                )),
+                says: "is not a text file",
+            },
+            BrokenKubeconfig {
+                path: s(write(
+                    "broken-yaml-kubeconfig",
+                    b"{{{ this: is: not: [yaml\n\t- at all",
+                )),
+                says: "is not valid YAML",
+            },
+            BrokenKubeconfig {
+                path: s(write("empty-kubeconfig", b"")),
+                says: "is empty",
+            },
+            BrokenKubeconfig {
+                path: s(write(
+                    "no-context-kubeconfig",
+                    b"apiVersion: v1\nkind: Config\nclusters: []\n",
+                )),
+                says: "sets no current-context",
+            },
+        ]
+    }
+
+    /// As `refuses`, and the hint says `hint_says` (and is not the
+    /// reachability hint, which would send the user to the wrong place).
+    pub fn refuses_with_hint(
+        &self,
+        mut cmd: Command,
+        code: i32,
+        says: &str,
+        hint_says: &str,
+        namespaces: &[&str],
+    ) {
+        let what = format!("{:?}", cmd.get_args().collect::<Vec<_>>());
+        let before = self.snapshot(namespaces);
+        cmd.stdin(std::process::Stdio::null());
+        let out = run(cmd, None);
+        let (stdout, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(code), "{what}: exit code\n{stderr}");
+        assert!(stdout.is_empty(), "{what}: stdout {stdout}");
+        let err = one_error(&stderr);
+        assert!(err.contains(says), "{what}: {err}");
+        let hint = stderr
+            .lines()
+            .find_map(|l| l.split_once("hint: ").map(|(_, h)| h))
+            .unwrap_or_else(|| panic!("{what}: no hint: {stderr}"));
+        assert!(hint.contains(hint_says), "{what}: hint {hint}");
+        assert!(
+            !hint.contains("cluster-info"),
+            "{what}: the reachability hint for a bad kubeconfig: {hint}"
+        );
+        assert_eq!(
+            self.snapshot(namespaces),
+            before,
+            "{what} changed something"
+        );
+    }
+}
+
+/// Asserts every key of a JSON document (at any depth) is camelCase, as
+/// Kubernetes' own: `notReady`, `durationMs`, never `not_ready`.
+pub fn assert_camel_case_keys(doc: &Value) {
+    fn walk(v: &Value, at: &str, bad: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let camel = k.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && k.chars().all(|c| c.is_ascii_alphanumeric());
+                    if !camel {
+                        bad.push(format!("{at}.{k}"));
+                    }
+                    walk(v, &format!("{at}.{k}"), bad);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, &format!("{at}[]"), bad)),
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(doc, "", &mut bad);
+    assert!(bad.is_empty(), "keys not in camelCase: {bad:?} in {doc}");
+}

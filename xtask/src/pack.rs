@@ -36,6 +36,31 @@ pub struct Options {
 enum Source {
     Dir,
     File { path: PathBuf, mode: u32 },
+    Text { text: String, mode: u32 },
+}
+
+/// The `kubectl_complete-PLUGIN` executable of a plugin binary
+/// (`kubectl-bluegreen`): kubectl 1.26+ runs it from PATH to complete
+/// `kubectl PLUGIN ...<TAB>`, with the words after PLUGIN (kubectl's
+/// `pkg/cmd/plugin/plugin_completion.go`); it hands them to the plugin's
+/// hidden `__complete` (switchyard::completion::exit_if_complete). A `.cmd`
+/// on Windows, where kubectl's LookPath finds it through PATHEXT.
+pub fn complete_exec(bin: &str, platform: Platform) -> Option<(String, String)> {
+    let plugin = bin.strip_prefix("kubectl-")?;
+    Some(match platform.os {
+        "windows" => (
+            format!("kubectl_complete-{plugin}.cmd"),
+            format!(
+                "@echo off\r\nrem kubectl (1.26+) runs this to complete `kubectl {plugin} ...`.\r\n{bin}.exe __complete %*\r\n"
+            ),
+        ),
+        _ => (
+            format!("kubectl_complete-{plugin}"),
+            format!(
+                "#!/bin/sh\n# kubectl (1.26+) runs this to complete `kubectl {plugin} ...`: the words\n# after `{plugin}`, the last one being completed. Keep it on PATH next to {bin}.\nexec {bin} __complete \"$@\"\n"
+            ),
+        ),
+    })
 }
 
 /// Packs `spec` for `platform`: the executables `exes` (binary name → file,
@@ -62,6 +87,11 @@ pub fn pack(
                 mode: 0o755,
             },
         );
+        if spec.plugin.is_some()
+            && let Some((name, text)) = complete_exec(bin, platform)
+        {
+            entries.insert(format!("{top}/{name}"), Source::Text { text, mode: 0o755 });
+        }
     }
     for doc in DOCUMENTS {
         entries.insert(
@@ -103,6 +133,12 @@ pub fn pack(
                 header.set_mode(*mode);
                 header.set_size(f.metadata()?.len());
                 tar.append_data(&mut header, name, std::io::BufReader::new(f))
+            }
+            Source::Text { text, mode } => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(*mode);
+                header.set_size(text.len() as u64);
+                tar.append_data(&mut header, name, text.as_bytes())
             }
         }
         .with_context(|| format!("adding {name} to {}", path.display()))?;

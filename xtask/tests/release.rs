@@ -273,6 +273,17 @@ fn installed_the_way_krew_does_kubectl_finds_and_runs_the_plugins() {
             .expect("a platform entry for this machine");
         let archive = r.dist.join(spec.file_name(&m.version, r.host));
         links.push(krew::install(&m, entry, &archive, &krew_root).expect("installed"));
+        // What the manifest's caveats tell the user: link the completion
+        // executable next to the plugin, where kubectl 1.26+ looks it up.
+        let plugin = spec.plugin.unwrap();
+        let exec = format!("kubectl_complete-{plugin}");
+        let stored = krew_root
+            .join("store")
+            .join(plugin)
+            .join(&m.version)
+            .join(&exec);
+        assert!(stored.is_file(), "{} is not in the archive", exec);
+        std::os::unix::fs::symlink(&stored, krew_root.join("bin").join(&exec)).unwrap();
     }
     // PATH as a krew user has it: KREW_ROOT/bin, and kubectl's directory
     // (nothing else, so no plugin of this machine's can shadow ours).
@@ -317,6 +328,25 @@ fn installed_the_way_krew_does_kubectl_finds_and_runs_the_plugins() {
         assert!(
             version.starts_with(&format!("kubectl-{plugin} {} (commit ", r.ws.version)),
             "{version}"
+        );
+    }
+    // `kubectl bluegreen <TAB>`: the shell asks kubectl's hidden __complete,
+    // which runs kubectl_complete-bluegreen with the words after the plugin.
+    for (words, want) in [
+        (&["bluegreen", "sw"][..], "switch\t"),
+        (
+            &["bluegreen", "switch", "web", "--ver"],
+            "--verify-timeout\t",
+        ),
+        (&["canary", ""], "ramp\t"),
+        (&["canary", "set", "30", "--provider", "g"], "gateway"),
+    ] {
+        let mut args = vec!["__complete"];
+        args.extend_from_slice(words);
+        let (out, _) = kubectl(&args);
+        assert!(
+            out.lines().any(|l| l.starts_with(want)),
+            "kubectl {args:?} offered: {out}"
         );
     }
     let (status, _) = kubectl(&["bluegreen", "status", "-o", "json"]);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{ArgGroup, Parser};
-use jenkins_steps::junit::{self, Case};
+use jenkins_steps::junit;
 use jenkins_steps::{Outcome, StepArgs};
 use serde_json::json;
 use switchyard::bluegreen::{self, Color};
@@ -54,6 +54,7 @@ struct Args {
     /// Then GET this URL (from the agent) until it answers --expect-status.
     #[arg(long, value_name = "URL", conflicts_with = "http")]
     url: Option<String>,
+    /// The HTTP status --http and --url must answer.
     #[arg(long, default_value_t = 200)]
     expect_status: u16,
     /// Write a JUnit XML report (one testcase per check).
@@ -106,10 +107,38 @@ async fn target(
     }
 }
 
+/// The step, with its JUnit report written however it ends: passed or failed
+/// checks, an error, or SIGINT/SIGTERM (the report's Drop: the running check
+/// failed as interrupted).
 async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
+    let what = a.deployment.as_deref().or(a.app.as_deref()).unwrap_or("");
+    let mut report = junit::Report::new(
+        a.junit.clone(),
+        format!("deploy-health-wait {what}"),
+        "switchyard.health",
+    );
+    match check(&a, &log, &mut report).await {
+        Ok(outcome) => {
+            report.finish()?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            report.error(&switchyard::output::one_line(&e));
+            Err(e)
+        }
+    }
+}
+
+async fn check(
+    a: &Args,
+    log: &jenkins_steps::Log,
+    report: &mut junit::Report,
+) -> anyhow::Result<Outcome> {
     let conn = a.kube.connect().await?;
     let started = Instant::now();
-    let (deployment, service) = target(&a, &conn.client, &conn.namespace).await?;
+    let (deployment, service) = target(a, &conn.client, &conn.namespace).await?;
+    report.suite = format!("deploy-health-wait {deployment}");
+    report.start(format!("rollout {deployment}"));
     if a.http.is_some() && service.is_none() {
         return Err(Error::new(
             Exit::Usage,
@@ -137,25 +166,21 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         &mut on_change,
     )
     .await?;
-    let mut cases = vec![Case {
-        name: format!("rollout {deployment}"),
-        time: started.elapsed(),
-        failure: None,
-    }];
     let (exit, summary) = match &outcome {
         health::Outcome::Healthy(o) => {
+            report.end(None);
             (Exit::Ok, format!("{deployment} is healthy: {}", o.summary))
         }
         health::Outcome::Failed(f, _) => {
-            cases[0].failure = Some((f.reason.clone(), f.to_string(), f.message.clone()));
+            report.end(Some((f.reason.clone(), f.to_string(), f.message.clone())));
             (Exit::Failed, format!("{deployment} is failing: {f}"))
         }
         health::Outcome::TimedOut(o) => {
-            cases[0].failure = Some((
+            report.end(Some((
                 "Timeout".into(),
                 format!("not healthy within {}s", a.step.timeout.as_secs()),
                 o.summary.clone(),
-            ));
+            )));
             (
                 Exit::Timeout,
                 format!(
@@ -174,7 +199,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     if exit == Exit::Ok
         && let (Some(path), Some(svc)) = (&a.http, &service)
     {
-        let t = Instant::now();
+        report.start(format!("GET {path} via Service {svc}"));
         let left = a.step.timeout.saturating_sub(started.elapsed());
         let mut on_answer = |h: &health::HttpAnswer| {
             log.line(&format!("GET {path} via Service {svc}: {}", h.status))
@@ -190,67 +215,48 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
             &mut on_answer,
         )
         .await?;
-        let mut case = Case {
-            name: format!("GET {path} via Service {svc}"),
-            time: t.elapsed(),
-            failure: None,
-        };
         if !passed {
-            case.failure = Some((
+            report.end(Some((
                 "HTTP".into(),
                 format!("answered {}, expected {}", answer.status, a.expect_status),
                 answer.body.clone(),
-            ));
+            )));
             exit = Exit::Timeout;
             summary = format!(
                 "GET {path} via Service {svc} answered {} until the timeout (expected {})",
                 answer.status, a.expect_status
             );
         } else {
+            report.end(None);
             summary = format!("{summary}; GET {path} answered {}", answer.status);
         }
-        cases.push(case);
         result["http"] =
             json!({ "path": path, "service": svc, "passed": passed, "answer": answer });
     }
     if exit == Exit::Ok
         && let Some(url) = &a.url
     {
-        let t = Instant::now();
+        report.start("GET --url");
         let left = a.step.timeout.saturating_sub(started.elapsed());
         let mut on_answer = |h: &health::HttpAnswer| log.line(&format!("GET --url: {}", h.status));
         let (passed, answer) =
             health::wait_for_url(url, a.expect_status, left, &mut on_answer).await?;
-        let mut case = Case {
-            name: "GET --url".into(),
-            time: t.elapsed(),
-            failure: None,
-        };
         if passed {
+            report.end(None);
             summary = format!("{summary}; --url answered {}", answer.status);
         } else {
-            case.failure = Some((
+            report.end(Some((
                 "HTTP".into(),
                 format!("answered {}, expected {}", answer.status, a.expect_status),
                 answer.body.clone(),
-            ));
+            )));
             exit = Exit::Timeout;
             summary = format!(
                 "--url answered {} until the timeout (expected {})",
                 answer.status, a.expect_status
             );
         }
-        cases.push(case);
         result["url"] = json!({ "passed": passed, "answer": answer });
-    }
-    if let Some(path) = &a.junit {
-        junit::write(
-            path,
-            &format!("deploy-health-wait {deployment}"),
-            "switchyard.health",
-            &cases,
-        )
-        .map_err(|e| anyhow::anyhow!("writing the JUnit report {}: {e}", path.display()))?;
     }
     Ok(match exit {
         Exit::Ok => Outcome::ok(summary, result),
@@ -262,4 +268,16 @@ fn main() {
     let a: Args = jenkins_steps::parse();
     let step = a.step.clone();
     jenkins_steps::main("deploy-health-wait", step, |log| run(a, log))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Args::command()),
+            Vec::<String>::new()
+        );
+    }
 }

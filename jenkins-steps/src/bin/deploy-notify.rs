@@ -19,19 +19,29 @@ use switchyard::notify::{self, Notification, Policy, Provider, Status};
     sh 'deploy-notify --provider discord --webhook-url-env DISCORD_WEBHOOK --status success --app web --message \"web 1.2 is live\"'
   }
 
+The webhook provider POSTs one flat JSON object:
+  {\"status\": \"success\", \"message\": \"...\", \"app\": \"web\", \"namespace\": null, \"job\": \"deploy-web\",
+   \"build\": \"42\", \"buildUrl\": \"https://...\", \"change\": \"blue → green\", \"time\": \"2026-11-21T09:25:12Z\"}
+Behind a proxy: HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or lower case) as curl reads them.
+
 Exit codes: 0 sent, or not sent without --required; 1 not sent with --required; 2 bad input.")]
 struct Args {
+    /// Where to post: the payload format of Discord, Slack, Teams, or a plain JSON webhook.
     #[arg(long, value_enum)]
     provider: Provider,
     /// The environment variable holding the webhook URL (never the URL itself).
     #[arg(long, value_name = "VAR")]
     webhook_url_env: String,
+    /// What happened; sets the message's color and title.
     #[arg(long, value_enum)]
     status: Status,
+    /// The message text (one line or several).
     #[arg(long)]
     message: String,
+    /// The app the message is about (a field of the message).
     #[arg(long)]
     app: Option<String>,
+    /// The namespace the app runs in (a field of the message).
     #[arg(long)]
     namespace: Option<String>,
     /// What changed, e.g. "blue → green" or "canary 30%".
@@ -41,7 +51,7 @@ struct Args {
     #[arg(long)]
     required: bool,
     /// Delivery attempts (429 and 5xx are retried, honouring Retry-After).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, allow_negative_numbers = true, value_parser = switchyard::cli::attempts)]
     attempts: u32,
     #[command(flatten)]
     step: StepArgs,
@@ -83,9 +93,9 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         .clone()
         .unwrap_or_else(|| format!("answered {}", d.status.unwrap_or(0)));
     let msg = format!(
-        "{} notification not delivered after {} attempts: {why}",
+        "{} notification not delivered after {}: {why}",
         a.provider.as_str(),
-        d.attempts
+        switchyard::output::count(d.attempts, "attempt")
     );
     if a.required {
         Ok(Outcome::failed(Exit::Failed, msg, &d))
@@ -101,4 +111,24 @@ fn main() {
     let a: Args = jenkins_steps::parse();
     let step = a.step.clone();
     jenkins_steps::main("deploy-notify", step, |log| run(a, log))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Args::command()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn the_help_says_what_the_webhook_gets_not_where_the_docs_are() {
+        use clap::CommandFactory;
+        let help = super::Args::command().render_long_help().to_string();
+        assert!(!help.contains("module docs"), "{help}");
+        assert!(help.contains("\"buildUrl\""), "{help}");
+    }
 }

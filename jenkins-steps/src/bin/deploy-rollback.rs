@@ -18,6 +18,7 @@ use switchyard::undo;
 #[command(after_help = "Example (Jenkinsfile, in a failure branch):
   sh 'deploy-rollback --app web --result-file rollback.json'")]
 struct Args {
+    /// The app: blue/green (back to the previous color) or canary (weight 0).
     #[arg(long)]
     app: String,
     /// Blue/green: scale the previous color back up first if it was scaled down.
@@ -86,4 +87,16 @@ fn main() {
     let a: Args = jenkins_steps::parse();
     let step = a.step.clone();
     jenkins_steps::main("deploy-rollback", step, |log| run(a, log))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Args::command()),
+            Vec::<String>::new()
+        );
+    }
 }

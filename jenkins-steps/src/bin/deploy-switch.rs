@@ -24,6 +24,7 @@ use switchyard::{health, undo};
 Exit codes: 0 switched or unchanged, 1 the post-switch check failed (rolled back with
 --rollback-on-failure), 2 bad input, 3 precondition (target not ready), 4 busy, 5 unreachable.")]
 struct Args {
+    /// The blue/green app: its Service APP and Deployments APP-blue and APP-green.
     #[arg(long)]
     app: String,
     /// The color to serve (default: the idle one).
@@ -32,10 +33,11 @@ struct Args {
     /// After the switch, GET this path through the Service until it answers 200.
     #[arg(long, value_name = "PATH")]
     http: Option<String>,
+    /// The Service port for --http, by name or number (default: its first).
     #[arg(long, value_name = "PORT")]
     port: Option<String>,
-    /// How long the post-switch check may take to pass.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = switchyard::cli::duration)]
+    /// How long the post-switch check may take to pass (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = switchyard::cli::timeout)]
     check_timeout: Duration,
     /// Switch back if the post-switch check or the verification fails.
     #[arg(long)]
@@ -43,6 +45,7 @@ struct Args {
     /// Scale the old color to 0 this long after a successful switch (the step waits).
     #[arg(long, value_name = "DURATION", value_parser = switchyard::cli::duration)]
     scale_down_after: Option<Duration>,
+    /// Why, for the history and the Event (e.g. the release).
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
     #[command(flatten)]
@@ -186,4 +189,16 @@ fn main() {
     let a: Args = jenkins_steps::parse();
     let step = a.step.clone();
     jenkins_steps::main("deploy-switch", step, |log| run(a, log))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Args::command()),
+            Vec::<String>::new()
+        );
+    }
 }

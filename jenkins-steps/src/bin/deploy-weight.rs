@@ -23,6 +23,7 @@ use switchyard::traffic::Kind;
 Exit codes: 0 done or unchanged, 1 a step failed (weight set back to 0), 2 bad input,
 3 precondition (canary not ready), 4 busy, 5 unreachable.")]
 struct Args {
+    /// The canary app: the stable Deployment APP (or APP-stable) and APP-canary.
     #[arg(long)]
     app: String,
     /// The canary weight, 0-100.
@@ -37,16 +38,20 @@ struct Args {
     /// Check this path through the canary Service during each pause.
     #[arg(long, value_name = "PATH")]
     http: Option<String>,
+    /// The canary Service's port for --http, by name or number (default: its first).
     #[arg(long, value_name = "PORT")]
     port: Option<String>,
     /// Promote after the last step.
     #[arg(long)]
     promote: bool,
+    /// What carries the weight (default: detected from what exists).
     #[arg(long, value_enum)]
     provider: Option<Kind>,
+    /// nginx: create the canary Ingress APP-canary from the stable Ingress APP.
     #[arg(long)]
     create_canary_ingress: bool,
-    #[arg(long, value_name = "N")]
+    /// Replica split: the total number of pods to divide (default: the current sum).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     total: Option<i32>,
     #[command(flatten)]
     step: StepArgs,
@@ -105,4 +110,16 @@ fn main() {
     let a: Args = jenkins_steps::parse();
     let step = a.step.clone();
     jenkins_steps::main("deploy-weight", step, |log| run(a, log))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_option_has_help() {
+        use clap::CommandFactory;
+        assert_eq!(
+            switchyard::cli::undocumented(&super::Args::command()),
+            Vec::<String>::new()
+        );
+    }
 }

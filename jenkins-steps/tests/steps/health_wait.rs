@@ -42,6 +42,14 @@ fn a_ready_color_is_healthy_and_its_http_check_passes() {
         (Some(true), Some(0))
     );
     assert_eq!(doc["result"]["http"]["answer"]["status"], 200);
+    switchyard_e2e::assert_camel_case_keys(&doc);
+    assert!(
+        doc["result"]["http"]["answer"]
+            .as_object()
+            .unwrap()
+            .contains_key("apiReason"),
+        "{doc}"
+    );
     assert_eq!(
         doc["result"]["http"]["service"], "web-preview",
         "green is behind the preview"
@@ -130,7 +138,7 @@ fn never_ready_times_out_with_124_and_the_last_state() {
     let c = TestCluster::demo();
     annotate_template(&c, "web-green", "sandbox.switchyard.dev/fail", "unready");
     let (junit, junit_s) = result_file(&c, "junit.xml");
-    let (_, stderr) = expect(
+    let (stdout, stderr) = expect(
         &step(
             &c,
             BIN,
@@ -143,6 +151,8 @@ fn never_ready_times_out_with_124_and_the_last_state() {
                 "2s",
                 "--junit",
                 &junit_s,
+                "-o",
+                "json",
             ],
         ),
         124,
@@ -150,6 +160,15 @@ fn never_ready_times_out_with_124_and_the_last_state() {
     assert!(
         stderr.contains("was not healthy within 2s; last observed: web-green:"),
         "{stderr}"
+    );
+    // The result's keys are camelCase, as Kubernetes' (notReady, not not_ready).
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    switchyard_e2e::assert_camel_case_keys(&result);
+    assert!(
+        result["result"]["observed"]["notReady"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{result}"
     );
     let xml = std::fs::read_to_string(junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
@@ -225,4 +244,32 @@ fn a_plain_url_check_runs_after_the_rollout() {
         2,
     );
     assert!(stderr.contains("invalid --url"), "{stderr}");
+}
+
+/// `--timeout 0` means no limit (as kubectl's `--request-timeout 0`), not
+/// "fail at once": a ready color passes.
+#[test]
+fn a_zero_timeout_means_no_limit() {
+    let c = TestCluster::demo();
+    for zero in ["0", "0s"] {
+        let out = step(
+            &c,
+            BIN,
+            &[
+                "--app",
+                "web",
+                "--color",
+                "green",
+                "--timeout",
+                zero,
+                "--request-timeout",
+                "0",
+            ],
+        );
+        let (_, stderr) = expect(&out, 0);
+        assert!(
+            stderr.contains("web-green is healthy") && stderr.contains("(timeout 604800s)"),
+            "{stderr}"
+        );
+    }
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod faults;
 mod health_wait;
 mod notify;
+mod proxy;
 mod races;
 mod rollback;
 mod secrets;

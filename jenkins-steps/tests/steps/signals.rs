@@ -59,15 +59,52 @@ fn a_signal_while_waiting_for_health_stops_the_wait() {
                 .clone()
         };
         let spec_before = generation(&c);
+        let (junit, junit_s) = result_file(&c, &format!("health-{}.xml", sig.0));
         let message = interrupt(
             &c,
             HEALTH_WAIT,
-            &["--app", "web", "--color", "green", "--timeout", "5m"],
+            &[
+                "--app",
+                "web",
+                "--color",
+                "green",
+                "--timeout",
+                "5m",
+                "--junit",
+                &junit_s,
+            ],
             "waiting for Deployment web-green",
             sig,
         );
         // It held no lease, and does not claim to have released one.
         assert_eq!(message, sig.2);
+        // The JUnit report is written too: the check that was running failed.
+        let xml = std::fs::read_to_string(&junit).expect("the JUnit report is written on a signal");
+        let parsed = roxmltree::Document::parse(&xml).unwrap();
+        let suite = parsed.root_element();
+        assert_eq!(
+            (
+                suite.attribute("name"),
+                suite.attribute("tests"),
+                suite.attribute("failures")
+            ),
+            (Some("deploy-health-wait web-green"), Some("1"), Some("1")),
+            "{xml}"
+        );
+        let failure = parsed
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .expect("a failure");
+        assert_eq!(failure.attribute("type"), Some("Interrupted"), "{xml}");
+        assert_eq!(
+            failure.attribute("message"),
+            Some(format!("stopped by SIG{} before the check finished", sig.0).as_str()),
+            "{xml}"
+        );
+        assert_eq!(
+            failure.parent().and_then(|t| t.attribute("name")),
+            Some("rollout web-green")
+        );
         // A wait writes nothing (the controllers still update status).
         let after = c.versions("default");
         for key in ["services/web", "services/web-preview"] {

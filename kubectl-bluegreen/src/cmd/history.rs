@@ -10,6 +10,7 @@ use super::Out;
 /// The recorded switches, newest first.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The app (default: the only blue/green app in the namespace).
     app: Option<String>,
 }
 

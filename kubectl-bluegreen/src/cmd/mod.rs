@@ -8,4 +8,4 @@ pub mod scale_down;
 pub mod status;
 pub mod switch;
 
-pub use switchyard::cli::{Out, duration, progress};
+pub use switchyard::cli::{Out, duration, progress, timeout};

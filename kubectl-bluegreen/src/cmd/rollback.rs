@@ -12,15 +12,19 @@ use super::Out;
 /// Switch back to the previously active color, with the same checks as a switch.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The app (default: the only blue/green app in the namespace).
     app: Option<String>,
     /// If the previous color was scaled down, scale it up and wait for it first.
     #[arg(long)]
     scale_up: bool,
-    /// How long --scale-up waits.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long --scale-up waits (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
+    /// Show what would change, change nothing: `client` computes it locally,
+    /// `server` sends the writes with dryRun=All (`--dry-run` alone: client).
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "client|server")]
     dry_run: Option<DryRun>,
+    /// Why, for the history and the Event (default: "rollback").
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
 }

@@ -36,8 +36,8 @@ pub struct Args {
     /// Why, recorded in the history and the Event.
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
-    /// How long the EndpointSlices may take to list only the new color.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::duration)]
+    /// How long the EndpointSlices may take to list only the new color (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::timeout)]
     verify_timeout: Duration,
 }
 
@@ -79,12 +79,12 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
             report.app, report.from, report.to
         ),
         _ => format!(
-            "switched {}: {} → {} (revision {}); {} ready endpoints\n",
+            "switched {}: {} → {} (revision {}); {}\n",
             report.app,
             report.from,
             report.to,
             report.revision,
-            report.endpoints.len()
+            switchyard::output::count(report.endpoints.len() as i64, "ready endpoint")
         ),
     })?;
     if let (Some(after), "switched") = (args.scale_down_after, report.result) {

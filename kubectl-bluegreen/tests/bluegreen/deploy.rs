@@ -257,3 +257,78 @@ fn the_lease_is_held_during_a_wait_and_released_on_sigterm() {
         "released on SIGTERM"
     );
 }
+
+#[test]
+fn deploy_dry_runs_change_nothing() {
+    let c = TestCluster::demo();
+    let before = c.versions("default");
+    for mode in ["--dry-run", "--dry-run=client", "--dry-run=server"] {
+        let (stdout, stderr) = expect(
+            &bluegreen(&c, &["deploy", "web", "--image", "example/web:9", mode]),
+            0,
+        );
+        assert_eq!(
+            stdout,
+            "web-green would run web=example/web:9 (3 replicas, idle color green) (dry run: nothing changed)\n",
+            "{mode}"
+        );
+        assert!(
+            stderr.contains("would patch Deployment web-green: ")
+                && stderr.contains("example/web:9"),
+            "{mode}: {stderr}"
+        );
+    }
+    assert_eq!(
+        c.versions("default"),
+        before,
+        "nothing changed, no Lease left"
+    );
+    // A missing idle color would be created: the server validates the new object.
+    c.kubectl_ok(&["delete", "deploy", "web-green"]);
+    // Its ReplicaSets and pods go by garbage collection: wait, then compare.
+    for kind in ["replicasets", "pods"] {
+        c.wait_for(
+            &[kind, "-l", "app=web,color=green"],
+            "green collected",
+            |l| l["items"].as_array().unwrap().is_empty(),
+        );
+    }
+    let before_missing = c.versions("default");
+    let (_, stderr) = expect(
+        &bluegreen(
+            &c,
+            &[
+                "deploy",
+                "web",
+                "--image",
+                "example/web:9",
+                "--dry-run=server",
+            ],
+        ),
+        0,
+    );
+    assert!(
+        stderr.contains(
+            "would create Deployment web-green from web-blue: web=example/web:9 (3 replicas)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        c.object("apps", "deployments", "default", "web-green")
+            .is_none()
+    );
+    assert_eq!(
+        c.versions("default"),
+        before_missing,
+        "nothing changed, no Lease left"
+    );
+    // --wait has nothing to wait for in a dry run.
+    let (_, stderr) = expect(
+        &bluegreen(
+            &c,
+            &["deploy", "web", "--image", "x:1", "--dry-run", "--wait"],
+        ),
+        2,
+    );
+    assert!(error_line(&stderr).contains("--wait"), "{stderr}");
+}

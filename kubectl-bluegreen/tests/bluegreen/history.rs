@@ -39,3 +39,36 @@ fn history_lists_switches_newest_first_with_build() {
         "https://ci.example.com/job/deploy-web/42/"
     );
 }
+
+/// With USER unset (a container, a systemd unit), the actor is who the
+/// connection acts as: `--as`, else the kubeconfig context's user, not `unknown`.
+#[test]
+fn without_user_the_actor_is_the_kubeconfig_user() {
+    let c = TestCluster::demo();
+    let run = |args: &[&str]| {
+        let mut cmd = c.command(crate::BIN, args, &[]);
+        cmd.env_remove("USER").env_remove("USERNAME");
+        switchyard_e2e::run(cmd, None)
+    };
+    expect(&run(&["switch", "web"]), 0);
+    let history = |c: &TestCluster| {
+        let (json, _) = expect(&bluegreen(c, &["history", "web", "-o", "json"]), 0);
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()
+    };
+    let actor = history(&c)["entries"][0]["actor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(actor.starts_with("kube-sandbox@"), "{actor}");
+    // Impersonating: the impersonated user acts (the admin may impersonate).
+    let admin = c.admin_kubeconfig.to_str().unwrap().to_string();
+    expect(
+        &run(&["switch", "web", "--kubeconfig", &admin, "--as", "jane"]),
+        0,
+    );
+    let actor = history(&c)["entries"][0]["actor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(actor.starts_with("jane@"), "{actor}");
+}

@@ -76,3 +76,81 @@ fn init_refuses_what_it_cannot_adopt() {
     assert!(error_line(&e).contains("no Service nope"), "{e}");
     assert_eq!(c.versions("default"), before);
 }
+
+/// `init --preview` makes the preview Service `switch --http` needs: APP's
+/// ports, selecting the idle color; then a green deploy and a checked switch work.
+#[test]
+fn init_with_preview_creates_the_preview_service() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["apply", "-f", testdata("app.yaml").to_str().unwrap()]);
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    let (stdout, _) = expect(
+        &bluegreen(
+            &c,
+            &["init", "api", "--from-deployment", "api", "--preview"],
+        ),
+        0,
+    );
+    assert!(
+        stdout.contains("created Service api-preview, selecting the idle color green"),
+        "{stdout}"
+    );
+    let preview = c.get_json(&["svc", "api-preview"]);
+    assert_eq!(
+        preview["spec"]["selector"],
+        serde_json::json!({"app": "api", "color": "green"})
+    );
+    assert_eq!(preview["spec"]["ports"][0]["port"], 80);
+    assert_eq!(preview["spec"]["ports"][0]["targetPort"], "http");
+    // Again: nothing to do, nothing changed.
+    let before = c.versions("default");
+    let (again, _) = expect(
+        &bluegreen(
+            &c,
+            &["init", "api", "--from-deployment", "api", "--preview"],
+        ),
+        0,
+    );
+    assert!(again.contains("unchanged"), "{again}");
+    assert_eq!(c.versions("default"), before);
+    // The preview is what a checked switch to green goes through.
+    expect(
+        &bluegreen(
+            &c,
+            &["deploy", "api", "--image", "example/api:1.1", "--wait"],
+        ),
+        0,
+    );
+    let (switched, _) = expect(&bluegreen(&c, &["switch", "api", "--http", "/healthz"]), 0);
+    assert!(
+        switched.starts_with("switched api: blue → green"),
+        "{switched}"
+    );
+    assert_eq!(
+        c.get_json(&["svc", "api-preview"])["spec"]["selector"]["color"],
+        "blue"
+    );
+}
+
+/// An app adopted without a preview gets one from a later `init --preview`.
+#[test]
+fn init_preview_on_an_adopted_app_adds_only_the_preview() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["delete", "svc", "web-preview"]);
+    let (stdout, _) = expect(
+        &bluegreen(
+            &c,
+            &["init", "web", "--from-deployment", "web-blue", "--preview"],
+        ),
+        0,
+    );
+    assert!(
+        stdout.contains("created Service web-preview, selecting the idle color green"),
+        "{stdout}"
+    );
+    assert_eq!(
+        c.get_json(&["svc", "web-preview"])["spec"]["selector"]["color"],
+        "green"
+    );
+    assert!(!c.lease_held("default", "web"));
+}

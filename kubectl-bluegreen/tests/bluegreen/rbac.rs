@@ -171,3 +171,24 @@ fn a_refused_renewal_is_a_warning() {
         "{stderr}"
     );
 }
+
+/// `init --preview` is why the Role grants create on Services.
+#[test]
+fn a_role_without_create_services_refuses_init_preview() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["delete", "svc", "web-preview"]);
+    c.revoke("default", "", "services", "create");
+    let out = bluegreen(
+        &c,
+        &["init", "web", "--from-deployment", "web-blue", "--preview"],
+    );
+    let (_, stderr) = expect(&out, 5);
+    assert!(
+        error_line(&stderr).contains(&format!(
+            "User \"{TOOL_USER}\" cannot create resource \"services\""
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.lines().any(|l| l == HINT), "{stderr}");
+    assert!(!c.lease_held("default", "web"), "the lease is released");
+}

@@ -21,3 +21,31 @@ fn scale_down_scales_the_idle_color_only() {
     expect(&bluegreen(&c, &["scale-down", "web", "--to", "1"]), 0);
     assert_eq!(c.get_json(&["deploy", "web-green"])["spec"]["replicas"], 1);
 }
+
+#[test]
+fn scale_down_dry_runs_change_nothing() {
+    let c = TestCluster::demo();
+    let before = c.versions("default");
+    for mode in ["--dry-run", "--dry-run=client", "--dry-run=server"] {
+        let (stdout, stderr) = expect(&bluegreen(&c, &["scale-down", "web", mode]), 0);
+        assert_eq!(
+            stdout, "web-green would be scaled 3 → 0 replicas (dry run: nothing changed)\n",
+            "{mode}"
+        );
+        assert!(
+            stderr.contains("would patch Deployment web-green: ") && stderr.contains("dry run"),
+            "{mode}: {stderr}"
+        );
+    }
+    assert_eq!(
+        c.versions("default"),
+        before,
+        "nothing changed, no Lease left"
+    );
+    // The active color is refused in a dry run too.
+    let (_, stderr) = expect(
+        &bluegreen(&c, &["scale-down", "web", "--color", "blue", "--dry-run"]),
+        3,
+    );
+    assert!(error_line(&stderr).contains("blue is active"), "{stderr}");
+}

@@ -160,11 +160,19 @@ fn dry_runs_change_nothing() {
     let c = TestCluster::demo();
     let before = c.versions("default");
     for mode in ["--dry-run", "--dry-run=client", "--dry-run=server"] {
-        let (stdout, _) = expect(&bluegreen(&c, &["switch", "web", mode]), 0);
+        let (stdout, stderr) = expect(&bluegreen(&c, &["switch", "web", mode]), 0);
         assert_eq!(
             stdout, "web would switch from blue to green (dry run: nothing changed)\n",
             "{mode}"
         );
+        // The client dry run shows both writes it would make: Service and preview.
+        if mode != "--dry-run=server" {
+            assert!(
+                stderr.contains("would patch Service web: blue → green (revision 1)")
+                    && stderr.contains("would patch Service web-preview: green → blue"),
+                "{mode}: {stderr}"
+            );
+        }
     }
     assert_eq!(c.versions("default"), before);
 }

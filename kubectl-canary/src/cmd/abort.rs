@@ -9,6 +9,7 @@ use super::{Out, ProviderArgs};
 /// Weight 0 at once, then the canary scaled to 0.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The canary app (default: the only one in the namespace).
     app: Option<String>,
     #[command(flatten)]
     provider: ProviderArgs,

@@ -11,11 +11,12 @@ use super::{Out, ProviderArgs};
 /// Make the canary the stable version: roll it out on stable, then weight 0 and the canary scaled to 0.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The canary app (default: the only one in the namespace).
     app: Option<String>,
     #[command(flatten)]
     provider: ProviderArgs,
-    /// How long the stable rollout may take.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long the stable rollout may take (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
 }
 

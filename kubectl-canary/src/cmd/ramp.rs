@@ -6,13 +6,14 @@ use switchyard::canary::{self, ramp};
 use switchyard::connect::Connection;
 use switchyard::exit::Exit;
 
-use super::{Out, ProviderArgs};
+use super::{Out, WeightArgs};
 
 /// Step the weight up, keeping each step for a pause while the canary stays healthy; abort (weight 0) on failure.
 #[derive(clap::Args)]
 #[command(after_help = "Example:
   kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote")]
 pub struct Args {
+    /// The canary app (default: the only one in the namespace).
     app: Option<String>,
     /// Ascending weights.
     #[arg(long, value_name = "W,W,...")]
@@ -23,20 +24,21 @@ pub struct Args {
     /// Check this path through the canary Service (API server proxy) during every pause.
     #[arg(long, value_name = "PATH")]
     http: Option<String>,
+    /// The canary Service's port for --http, by name or number (default: its first).
     #[arg(long, value_name = "PORT")]
     port: Option<String>,
     /// Promote after the last step.
     #[arg(long)]
     promote: bool,
-    /// How long promotion, and the pods of each replica-split step, may take to roll out.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    /// How long promotion, and the pods of each replica-split step, may take to roll out (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::timeout)]
     timeout: Duration,
     /// Start at the first step even when the weight is already above it
     /// (by default a ramp continues from the first step above the current weight).
     #[arg(long)]
     from_start: bool,
     #[command(flatten)]
-    provider: ProviderArgs,
+    provider: WeightArgs,
 }
 
 pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {

@@ -5,7 +5,7 @@ use switchyard::canary::{self, set};
 use switchyard::connect::Connection;
 use switchyard::exit::Exit;
 
-use super::{Out, ProviderArgs};
+use super::{Out, WeightArgs};
 
 /// Send WEIGHT percent of the traffic to the canary (0–100; `30` or `30%`).
 #[derive(clap::Args)]
@@ -17,11 +17,15 @@ pub struct Args {
     /// The canary's share: a whole number from 0 to 100.
     #[arg(allow_hyphen_values = true)]
     weight: String,
+    /// The canary app (default: the only one in the namespace).
     app: Option<String>,
     #[command(flatten)]
-    provider: ProviderArgs,
+    provider: WeightArgs,
+    /// Show what would change, change nothing: `client` computes it locally,
+    /// `server` sends the writes with dryRun=All (`--dry-run` alone: client).
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "client|server")]
     dry_run: Option<DryRun>,
+    /// Why, recorded with the weight in the carrier's history annotation.
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
 }

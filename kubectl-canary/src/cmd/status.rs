@@ -11,6 +11,7 @@ use super::Out;
 /// Show each canary app: stable and canary images, readiness, weight, provider.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The canary app (default: every one in the namespace).
     app: Option<String>,
     /// Every namespace.
     #[arg(short = 'A', long)]

@@ -93,7 +93,7 @@ fn the_bad_input_table() {
     c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: shop-legacy}\nspec: {selector: {app: shop, track: stable}, ports: [{port: 80}]}\n");
     c.settle();
     let long = "a".repeat(254);
-    let (missing, garbage, closed) = c.bad_kubeconfigs();
+    let (_, _, closed) = c.bad_kubeconfigs();
     #[rustfmt::skip]
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["set", "12.5", "shop"], 2, "invalid weight"),
@@ -103,14 +103,21 @@ fn the_bad_input_table() {
         (vec!["ramp", "shop", "--steps", "10,50", "--pause", "5x"], 2, "invalid duration"),
         (vec!["ramp", "shop", "--steps", "10,50", "--pause=-1s"], 2, "invalid duration"),
         (vec!["ramp", "shop", "--steps", "10,50", "--pause", ""], 2, "duration"),
+        // Durations too large: one error line naming the maximum, never a panic (101).
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["ramp", "shop", "--steps", "10,50", "--pause", "1s", "--promote", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["promote", "shop", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["deploy", "shop", "--image", "x:2", "--wait", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (vec!["set", "30", "shop", "--request-timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
         (vec!["ramp", "shop", "--steps", "10,101", "--pause", "1s"], 2, "invalid weight \"101\""),
         (vec!["set", "30", "shop", "--frobnicate"], 2, "--frobnicate"),
+        // Negative counts: a plain error, not clap's `use '-- -1'` tip.
+        (vec!["deploy", "shop", "--image", "x:2", "--replicas", "-1"], 2, "invalid number of replicas \"-1\": a whole number, 0 or more"),
+        (vec!["set", "30", "shop", "--provider", "replicas", "--total", "-1"], 2, "invalid number of replicas \"-1\""),
         (vec!["promote", "Shop_1"], 2, "invalid app name"),
         (vec!["abort", "shop", "--frobnicate"], 2, "--frobnicate"),
         (vec!["set", "30", "shop", "-n", "nowhere"], 3, "nowhere"),
-        (vec!["set", "30", "shop", "--context", "nope"], 5, "nope"),
-        (vec!["set", "30", "shop", "--kubeconfig", &missing], 5, ""),
-        (vec!["set", "30", "shop", "--kubeconfig", &garbage], 5, ""),
+        (vec!["set", "30", "shop", "--context", "nope"], 2, "context \"nope\" (--context) is not in kubeconfig"),
         (vec!["set", "30", "shop", "--kubeconfig", &closed, "--request-timeout", "5s"], 5, ""),
     ];
     for (args, code, says) in &cases {
@@ -120,6 +127,22 @@ fn the_bad_input_table() {
             c.command(crate::BIN, args, &[])
         };
         c.refuses(cmd, *code, says, &["default"]);
+    }
+    // Kubeconfigs that cannot be used: bad input naming the file and what is
+    // wrong, with a hint about the file, never the reachability hint.
+    for b in c.broken_kubeconfigs() {
+        for sub in [&["status"][..], &["set", "30", "shop"], &["abort", "shop"]] {
+            let mut args = sub.to_vec();
+            args.extend(["--kubeconfig", &b.path]);
+            let says = format!("kubeconfig {} {}", b.path, b.says);
+            c.refuses_with_hint(
+                c.command_bare(crate::BIN, &args),
+                2,
+                &says,
+                "--kubeconfig",
+                &["default"],
+            );
+        }
     }
     c.kubectl_ok(&["patch", "httproute", "shop", "--type", "json", "-p",
         r#"[{"op":"add","path":"/spec/rules/0/backendRefs/-","value":{"name":"shop-legacy","port":80,"weight":10}}]"#]);

@@ -21,7 +21,7 @@ fn deploy_sets_the_canary_image_and_no_traffic() {
         0,
     );
     assert!(
-        stdout.starts_with("updated shop-canary: shop=example/shop:2.0 (1 replicas)"),
+        stdout.starts_with("updated shop-canary: shop=example/shop:2.0 (1 replica)"),
         "{stdout}"
     );
     assert!(stdout.contains("shop-canary is healthy"), "{stdout}");

@@ -97,3 +97,23 @@ fn a_route_without_the_canary_backend_is_named() {
     );
     assert_eq!(c.versions("default"), before);
 }
+
+/// A server dry run says so on every line that names the weight, progress included.
+#[test]
+fn a_server_dry_run_says_dry_run() {
+    let c = TestCluster::demo();
+    let before = c.versions("default");
+    let (stdout, stderr) = expect(&canary(&c, &["set", "30", "shop", "--dry-run=server"]), 0);
+    for line in stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| l.contains("30%"))
+    {
+        assert!(line.contains("dry run"), "{line}\n{stdout}{stderr}");
+    }
+    assert!(
+        stderr.contains("HTTPRoute shop: canary 0% → 30% (dry run"),
+        "{stderr}"
+    );
+    assert_eq!(c.versions("default"), before);
+}

@@ -10,6 +10,7 @@ use kube::api::{Api, PatchParams, PostParams};
 use serde::Serialize;
 
 use super::{App, Color};
+use crate::DryRun;
 use crate::exit::{Error, Exit};
 use crate::lock;
 
@@ -21,6 +22,8 @@ pub struct Options {
     pub wait: bool,
     pub timeout: Duration,
     pub lease_duration: Duration,
+    /// Show the write, make none (`server`: the API server validates it).
+    pub dry_run: Option<DryRun>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -33,7 +36,7 @@ pub struct Report {
     pub container: String,
     pub image: String,
     pub replicas: i32,
-    /// `created`, `updated` or `unchanged`.
+    /// `created`, `updated`, `unchanged` or `dry-run`.
     pub result: &'static str,
     /// With `--wait`: the last observed state.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +172,49 @@ pub async fn run(
         result: "unchanged",
         observed: None,
     };
+    if let Some(mode) = opts.dry_run.filter(|_| !unchanged) {
+        // Like a switch's dry run: no lease, nothing written.
+        let what = match current {
+            Some(d) => {
+                let write = crate::workload::image_write(d, &container, &opts.image, replicas);
+                if mode == DryRun::Server {
+                    write
+                        .send(&api, &dname, &PatchParams::default().dry_run())
+                        .await?;
+                }
+                format!(
+                    "would patch Deployment {dname}: {container}={} ({})",
+                    opts.image,
+                    crate::output::count(replicas, "replica")
+                )
+            }
+            None => {
+                if mode == DryRun::Server {
+                    let d = clone_for(app, active, color, &container, &opts.image, replicas);
+                    let params = PostParams {
+                        dry_run: true,
+                        ..PostParams::default()
+                    };
+                    api.create(&params, &d).await.map_err(|e| {
+                        anyhow::Error::new(e).context(format!("creating Deployment {dname}"))
+                    })?;
+                }
+                format!(
+                    "would create Deployment {dname} from {}: {container}={} ({})",
+                    app.deployment_name(app.active),
+                    opts.image,
+                    crate::output::count(replicas, "replica")
+                )
+            }
+        };
+        let how = match mode {
+            DryRun::Client => "dry run: nothing changed",
+            DryRun::Server => "dry run: the server validated it, nothing changed",
+        };
+        progress(&format!("{what} ({how})"));
+        report.result = "dry-run";
+        return Ok(report);
+    }
 
     lock::with_lease(client, ns, name, opts.lease_duration, async {
         if !unchanged {
@@ -188,8 +234,9 @@ pub async fn run(
                 }
             }
             progress(&format!(
-                "Deployment {dname}: {container}={} ({} replicas)",
-                opts.image, replicas
+                "Deployment {dname}: {container}={} ({})",
+                opts.image,
+                crate::output::count(replicas, "replica")
             ));
         }
         if opts.wait {

@@ -1,7 +1,9 @@
 //! `init`: adopt an existing Deployment + Service into the blue/green model
 //! without downtime. `APP-blue` is made from the Deployment with the color label
 //! added; the Service selector moves to `color: blue` only once `APP-blue` is
-//! ready. The old Deployment is left for the user to delete.
+//! ready. The old Deployment is left for the user to delete. With `preview`,
+//! `APP-preview` is created too (APP's ports, selecting the idle color), the
+//! Service `switch --http` checks the target through.
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub struct Options {
     pub from_deployment: String,
     pub timeout: Duration,
     pub lease_duration: Duration,
+    /// Also create `APP-preview`, selecting the idle color, if it is missing.
+    pub preview: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +37,77 @@ pub struct Report {
     pub deployment: String,
     /// `adopted` or `unchanged`.
     pub result: &'static str,
+    /// `APP-preview`, when this run created it.
+    pub preview_created: Option<CreatedPreview>,
+}
+
+/// The preview Service `init --preview` created.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedPreview {
+    pub name: String,
+    /// The color it selects: the idle one.
+    pub selects: Color,
+}
+
+/// `APP-preview` for `svc`: its ports (node ports left to the server) and
+/// selector, the color label set to `color`; a ClusterIP Service.
+fn preview_from(svc: &Service, app: &str, ns: &str, label: &str, color: Color) -> Service {
+    use k8s_openapi::api::core::v1::ServiceSpec;
+    let spec = svc.spec.clone().unwrap_or_default();
+    let mut selector = spec.selector.clone().unwrap_or_default();
+    selector.insert(label.to_string(), color.to_string());
+    let ports = spec.ports.map(|ps| {
+        ps.into_iter()
+            .map(|mut p| {
+                p.node_port = None;
+                p
+            })
+            .collect()
+    });
+    let annotations = (label != DEFAULT_COLOR_LABEL)
+        .then(|| [(COLOR_LABEL_ANNOTATION.to_string(), label.to_string())].into());
+    Service {
+        metadata: ObjectMeta {
+            name: Some(format!("{app}-preview")),
+            namespace: Some(ns.to_string()),
+            labels: svc.metadata.labels.clone(),
+            annotations,
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            selector: Some(selector),
+            ports,
+            type_: Some("ClusterIP".into()),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// Creates `APP-preview` selecting `idle` (the caller holds the lease).
+async fn create_preview(
+    client: &Client,
+    svc: &Service,
+    app: &str,
+    ns: &str,
+    label: &str,
+    idle: Color,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<CreatedPreview> {
+    let name = format!("{app}-preview");
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(
+            &PostParams::default(),
+            &preview_from(svc, app, ns, label, idle),
+        )
+        .await
+        .with_context(|| format!("creating Service {name}"))?;
+    progress(&format!("Service {name} created, selecting {label}={idle}"));
+    Ok(CreatedPreview {
+        name,
+        selects: idle,
+    })
 }
 
 /// `APP-blue` from the source Deployment: its spec, with `label: blue` in
@@ -101,7 +176,12 @@ pub async fn run(
         from_deployment: source_name.into(),
         deployment: blue_name.clone(),
         result: "unchanged",
+        preview_created: None,
     };
+    let preview_missing = opts.preview
+        && !services
+            .iter()
+            .any(|s| s.metadata.name.as_deref() == Some(format!("{app}-preview").as_str()));
     if let Some(c) = selector.get(&label) {
         // Already adopted (this run or an earlier one): the asked state holds.
         let adopted = c.parse::<Color>().is_ok()
@@ -110,6 +190,15 @@ pub async fn run(
                 .any(|d| d.metadata.name.as_deref() == Some(format!("{app}-{c}").as_str()));
         if adopted {
             report.deployment = format!("{app}-{c}");
+            if preview_missing {
+                let idle = c.parse::<Color>().expect("checked above").other();
+                report.preview_created = Some(
+                    lock::with_lease(client, ns, app, opts.lease_duration, async {
+                        create_preview(client, svc, app, ns, &label, idle, progress).await
+                    })
+                    .await?,
+                );
+            }
             return Ok(report);
         }
         return Err(Error::new(
@@ -182,6 +271,10 @@ pub async fn run(
         progress(&format!(
             "Service {app} now selects {label}=blue ({blue_name})"
         ));
+        if preview_missing {
+            report.preview_created =
+                Some(create_preview(client, svc, app, ns, &label, Color::Green, progress).await?);
+        }
         Ok::<_, anyhow::Error>(())
     })
     .await?;

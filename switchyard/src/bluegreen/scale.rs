@@ -7,6 +7,7 @@ use kube::api::{Api, PatchParams};
 use serde::Serialize;
 
 use super::{App, Color};
+use crate::DryRun;
 use crate::exit::{Error, Exit};
 use crate::lock;
 
@@ -19,17 +20,20 @@ pub struct Report {
     pub deployment: String,
     pub from: i32,
     pub to: i32,
-    /// `scaled` or `unchanged`.
+    /// `scaled`, `unchanged` or `dry-run`.
     pub result: &'static str,
 }
 
-/// Scales `color` (the idle one when None) to `to` replicas.
+/// Scales `color` (the idle one when None) to `to` replicas; with `dry_run`,
+/// says the write and makes none (no lease, as a switch's dry run).
 pub async fn run(
     client: &Client,
     app: &App,
     color: Option<Color>,
     to: i32,
     lease_duration: std::time::Duration,
+    dry_run: Option<DryRun>,
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report> {
     let (ns, name) = (app.namespace.as_str(), app.name.as_str());
     if to < 0 {
@@ -73,6 +77,22 @@ pub async fn run(
     }
     let write = crate::workload::replicas_write(d, to);
     let api = Api::<Deployment>::namespaced(client.clone(), ns);
+    if let Some(mode) = dry_run {
+        let how = match mode {
+            DryRun::Client => "dry run: nothing changed",
+            DryRun::Server => {
+                write
+                    .send(&api, &dname, &PatchParams::default().dry_run())
+                    .await?;
+                "dry run: the server validated it, nothing changed"
+            }
+        };
+        progress(&format!(
+            "would patch Deployment {dname}: replicas {from} → {to} ({how})"
+        ));
+        report.result = "dry-run";
+        return Ok(report);
+    }
     lock::with_lease(client, ns, name, lease_duration, async {
         write.send(&api, &dname, &PatchParams::default()).await
     })
@@ -95,7 +115,21 @@ pub async fn down_later(
     progress(&format!("scaling {app}-{old} down in {}s", delay.as_secs()));
     tokio::time::sleep(delay).await;
     let now = super::load(client, ns, app).await?;
-    let r = run(client, &now, Some(old), 0, lock::DEFAULT_DURATION).await?;
-    progress(&format!("{}: {} → {} replicas", r.deployment, r.from, r.to));
+    let r = run(
+        client,
+        &now,
+        Some(old),
+        0,
+        lock::DEFAULT_DURATION,
+        None,
+        progress,
+    )
+    .await?;
+    progress(&format!(
+        "{}: {} → {}",
+        r.deployment,
+        r.from,
+        crate::output::count(r.to, "replica")
+    ));
     Ok(r)
 }

@@ -79,8 +79,9 @@ pub async fn run(
                     )
                     .await?;
                 progress(&format!(
-                    "Deployment {name}: {container}={} ({replicas} replicas)",
-                    opts.image
+                    "Deployment {name}: {container}={} ({})",
+                    opts.image,
+                    crate::output::count(replicas, "replica")
                 ));
                 report.result = "updated";
             }

@@ -240,7 +240,15 @@ pub async fn run(
         (false, false) => "unchanged",
     };
     if written {
-        progress(&format!("{}: canary {from}% → {w}%", t.describe(app)));
+        progress(&format!(
+            "{}: canary {from}% → {w}%{}",
+            t.describe(app),
+            if dry {
+                " (dry run: the server validated it, nothing changed)"
+            } else {
+                ""
+            }
+        ));
     }
     Ok(report)
 }

@@ -95,7 +95,8 @@ pub enum Provider {
     Slack,
     /// A Microsoft Teams workflow or incoming webhook.
     Teams,
-    /// Any HTTP endpoint: the flat JSON documented in the module docs.
+    /// Any HTTP endpoint: one flat JSON object with status, message, app,
+    /// namespace, job, build, buildUrl, change and time.
     Webhook,
 }
 

@@ -8,9 +8,6 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use hyper_util::rt::TokioExecutor;
 use tokio::time::Instant;
 
 use super::format::truncate;
@@ -99,16 +96,9 @@ pub async fn send(
         policy: *policy,
         redact,
     };
-    // A plain http client for http URLs: no trust store is needed (or loaded)
-    // for a receiver inside the network or in tests.
-    let delivery = if run.uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
-        run.deliver(&Client::builder(TokioExecutor::new()).build(crate::http::https_connector()?))
-            .await
-    } else {
-        run.deliver(&Client::builder(TokioExecutor::new()).build(HttpConnector::new()))
-            .await
-    };
-    Ok(delivery)
+    // Proxy-aware (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as curl; TLS only for https.
+    let client = crate::http::HttpClient::for_url(&run.uri)?;
+    Ok(run.deliver(&client).await)
 }
 
 /// An http(s) URL with a host, or `None`; the caller words the error, since
@@ -144,10 +134,7 @@ enum Attempt {
 }
 
 impl Run {
-    async fn deliver<C>(&self, client: &Client<C, Full<Bytes>>) -> Delivery
-    where
-        C: Connect + Clone + Send + Sync + 'static,
-    {
+    async fn deliver(&self, client: &crate::http::HttpClient<Full<Bytes>>) -> Delivery {
         let now = Instant::now();
         // `Duration::MAX` as "no limit" must not overflow the clock.
         let deadline = now
@@ -189,8 +176,8 @@ impl Run {
                 return give_up("not retried".into());
             }
             let tried = format!(
-                "gave up after {attempts} attempt{}",
-                if attempts == 1 { "" } else { "s" }
+                "gave up after {}",
+                crate::output::count(attempts, "attempt")
             );
             if attempts >= max_attempts {
                 return give_up(tried);
@@ -210,10 +197,11 @@ impl Run {
         }
     }
 
-    async fn attempt<C>(&self, client: &Client<C, Full<Bytes>>, timeout: Duration) -> Attempt
-    where
-        C: Connect + Clone + Send + Sync + 'static,
-    {
+    async fn attempt(
+        &self,
+        client: &crate::http::HttpClient<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Attempt {
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.uri.clone();

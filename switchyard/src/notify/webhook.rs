@@ -1,4 +1,5 @@
-//! The plain webhook: one flat JSON object, documented in the module docs.
+//! The plain webhook: one flat JSON object (status, message, app, namespace,
+//! job, build, buildUrl, change, time), as `deploy-notify --help` shows it.
 
 use serde_json::{Value, json};
 
