@@ -81,6 +81,7 @@ pub fn apply(kind: &str, obj: &mut Value, alloc: &Allocator) {
             }
         }
         "Lease" => set_default(obj, "spec", json!({})),
+        "Secret" => set_default(obj, "type", json!("Opaque")),
         _ => {}
     }
 }

@@ -21,6 +21,7 @@ pub mod defaults;
 pub mod faults;
 pub mod kubeconfig;
 pub mod patch;
+pub mod proto;
 pub mod rbac;
 pub mod requests;
 pub mod resources;

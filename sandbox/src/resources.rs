@@ -175,6 +175,21 @@ pub static RESOURCES: &[ResourceType] = &[
             true,
         )
     },
+    // Stored and served (`kubectl create job|cronjob`), but no controller
+    // runs them: the tools never create Jobs.
+    ResourceType {
+        categories: &["all"],
+        status: true,
+        generation: true,
+        ..rt("batch", "v1", "jobs", "job", "Job", true)
+    },
+    ResourceType {
+        short_names: &["cj"],
+        categories: &["all"],
+        status: true,
+        generation: true,
+        ..rt("batch", "v1", "cronjobs", "cronjob", "CronJob", true)
+    },
     rt(
         "discovery.k8s.io",
         "v1",

@@ -327,10 +327,7 @@ fn rbac_manifests_apply_and_bind_a_token_to_their_rules() {
         applied.contains("clusterrole.rbac.authorization.k8s.io/switchyard-status"),
         "{applied}"
     );
-    // (`kubectl create namespace` speaks protobuf, which the sandbox does not.)
-    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n";
-    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(ns));
-    assert!(out.status.success(), "{:?}", texts(&out));
+    c.kubectl_ok(&["create", "namespace", "team"]);
     let tool = &c.kubeconfig;
     // No Role in `team` yet: listing pods is refused there (the ClusterRole
     // lists only what `status -A` needs, pods not among them).
@@ -377,4 +374,248 @@ fn rbac_manifests_apply_and_bind_a_token_to_their_rules() {
         roles.contains("role.rbac.authorization.k8s.io/switchyard"),
         "{roles}"
     );
+}
+
+/// Every `kubectl create` subcommand for a kind the sandbox serves: kubectl
+/// sends these bodies as protobuf (`application/vnd.kubernetes.protobuf`),
+/// and what it created reads back as JSON, as on a real server.
+#[test]
+fn every_create_subcommand_sends_protobuf_and_reads_back() {
+    let c = TestCluster::demo();
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let cert = rcgen::CertificateParams::new(vec!["shop.example.com".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("a certificate");
+    let (cert_file, key_file) = (c.dir.join("tls.crt"), c.dir.join("tls.key"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let cert_arg = format!("--cert={}", cert_file.display());
+    let key_arg = format!("--key={}", key_file.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "deployment",
+                "api",
+                "--image=example/api:1.0",
+                "--replicas=2",
+                "--port=8080",
+            ],
+            "deployment.apps/api created",
+        ),
+        (vec!["namespace", "team"], "namespace/team created"),
+        (
+            vec![
+                "secret",
+                "generic",
+                "creds",
+                "--from-literal=user=ci",
+                "--from-literal=empty=",
+            ],
+            "secret/creds created",
+        ),
+        (
+            vec![
+                "secret",
+                "docker-registry",
+                "pull",
+                "--docker-server=r.example.com",
+                "--docker-username=u",
+                "--docker-password=p",
+            ],
+            "secret/pull created",
+        ),
+        (
+            vec!["secret", "tls", "shop-tls", &cert_arg, &key_arg],
+            "secret/shop-tls created",
+        ),
+        (
+            vec![
+                "configmap",
+                "settings",
+                "--from-literal=mode=blue",
+                "--from-literal=blank=",
+            ],
+            "configmap/settings created",
+        ),
+        (
+            vec!["serviceaccount", "deployer"],
+            "serviceaccount/deployer created",
+        ),
+        (
+            vec!["service", "clusterip", "api", "--tcp=80:8080"],
+            "service/api created",
+        ),
+        (
+            vec!["service", "nodeport", "api-np", "--tcp=80:8080"],
+            "service/api-np created",
+        ),
+        (
+            vec!["service", "loadbalancer", "api-lb", "--tcp=443:8443"],
+            "service/api-lb created",
+        ),
+        (
+            vec![
+                "service",
+                "externalname",
+                "ext",
+                "--external-name=db.example.com",
+            ],
+            "service/ext created",
+        ),
+        (
+            vec!["job", "once", "--image=busybox", "--", "true"],
+            "job.batch/once created",
+        ),
+        (
+            vec![
+                "cronjob",
+                "nightly",
+                "--image=busybox",
+                "--schedule=0 3 * * *",
+            ],
+            "cronjob.batch/nightly created",
+        ),
+        (
+            vec![
+                "role",
+                "reader",
+                "--verb=get,list",
+                "--resource=pods,deployments.apps",
+            ],
+            "role.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            vec![
+                "rolebinding",
+                "reader",
+                "--role=reader",
+                "--user=jane",
+                "--serviceaccount=default:deployer",
+            ],
+            "rolebinding.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            vec![
+                "clusterrole",
+                "lease-reader",
+                "--verb=get",
+                "--resource=leases.coordination.k8s.io",
+                "--resource-name=switchyard-web",
+            ],
+            "clusterrole.rbac.authorization.k8s.io/lease-reader created",
+        ),
+        (
+            vec![
+                "clusterrolebinding",
+                "lease-reader",
+                "--clusterrole=lease-reader",
+                "--group=ops",
+            ],
+            "clusterrolebinding.rbac.authorization.k8s.io/lease-reader created",
+        ),
+        (
+            vec![
+                "ingress",
+                "api",
+                "--rule=api.example.com/v1*=api:80,tls=shop-tls",
+            ],
+            "ingress.networking.k8s.io/api created",
+        ),
+    ];
+    for (args, want) in &cases {
+        let mut all = vec!["create"];
+        all.extend(args);
+        let out = c.kubectl_ok(&all);
+        assert_eq!(out.trim(), *want, "kubectl create {args:?}");
+    }
+
+    let d = c.get_json(&["deploy", "api"]);
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "api");
+    let container = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "example/api:1.0");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    // Go's zero values are not fields: no `hostPort: 0`, no empty strings.
+    assert!(
+        container["ports"][0].get("hostPort").is_none(),
+        "{container}"
+    );
+    assert!(d["metadata"].get("generateName").is_none(), "{d}");
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+
+    assert_eq!(c.get_json(&["ns", "team"])["status"]["phase"], "Active");
+    let creds = c.get_json(&["secret", "creds"]);
+    assert_eq!(creds["type"], "Opaque");
+    assert_eq!(
+        creds["data"],
+        serde_json::json!({"user": "Y2k=", "empty": ""})
+    );
+    let pull = c.get_json(&["secret", "pull"]);
+    assert_eq!(pull["type"], "kubernetes.io/dockerconfigjson");
+    assert!(pull["data"][".dockerconfigjson"].is_string());
+    assert_eq!(
+        c.get_json(&["secret", "shop-tls"])["type"],
+        "kubernetes.io/tls"
+    );
+    assert_eq!(
+        c.get_json(&["cm", "settings"])["data"],
+        serde_json::json!({"mode": "blue", "blank": ""})
+    );
+    c.get_json(&["sa", "deployer"]);
+    let svc = c.get_json(&["svc", "api"]);
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10."))
+    );
+    assert!(c.get_json(&["svc", "api-np"])["spec"]["ports"][0]["nodePort"].is_u64());
+    assert_eq!(
+        c.get_json(&["svc", "api-lb"])["spec"]["type"],
+        "LoadBalancer"
+    );
+    assert_eq!(
+        c.get_json(&["svc", "ext"])["spec"]["externalName"],
+        "db.example.com"
+    );
+    let job = c.get_json(&["job", "once"]);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["true"])
+    );
+    assert_eq!(
+        c.get_json(&["cronjob", "nightly"])["spec"]["schedule"],
+        "0 3 * * *"
+    );
+    let role = c.get_json(&["role", "reader"]);
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]},
+        ])
+    );
+    let rb = c.get_json(&["rolebinding", "reader"]);
+    assert_eq!(rb["roleRef"]["kind"], "Role");
+    assert_eq!(rb["subjects"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get_json(&["clusterrole", "lease-reader"])["rules"][0]["resourceNames"],
+        serde_json::json!(["switchyard-web"])
+    );
+    assert_eq!(
+        c.get_json(&["clusterrolebinding", "lease-reader"])["subjects"][0],
+        serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ops"})
+    );
+    // An embedded Go struct (IngressRuleValue) is flattened in JSON.
+    let ing = c.get_json(&["ingress", "api"]);
+    let rule = &ing["spec"]["rules"][0];
+    assert_eq!(rule["host"], "api.example.com");
+    assert_eq!(rule["http"]["paths"][0]["pathType"], "Prefix");
+    assert_eq!(
+        rule["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        80
+    );
+    assert_eq!(ing["spec"]["tls"][0]["secretName"], "shop-tls");
 }

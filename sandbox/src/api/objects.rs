@@ -39,8 +39,11 @@ fn require_scope(p: &ResourcePath) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn parse_body(req: &Request) -> Result<Value, ApiError> {
-    let v: Value = if req.content_type.contains("yaml") {
+pub fn parse_body(req: &Request) -> Result<Value, ApiError> {
+    let v: Value = if req.content_type.starts_with(crate::proto::MEDIA_TYPE) {
+        crate::proto::decode(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?
+    } else if req.content_type.contains("yaml") {
         let text = std::str::from_utf8(&req.body)
             .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
         serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(e.to_string()))?
@@ -424,10 +427,15 @@ struct DeleteOptions {
     propagation: String,
     rv: Option<String>,
     uid: Option<String>,
+    dry_run: bool,
 }
 
 fn delete_options(req: &Request) -> DeleteOptions {
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let body: Value = if req.body.is_empty() {
+        Value::Null
+    } else {
+        parse_body(req).unwrap_or(Value::Null)
+    };
     let pre = &body["preconditions"];
     DeleteOptions {
         propagation: body["propagationPolicy"]
@@ -437,6 +445,7 @@ fn delete_options(req: &Request) -> DeleteOptions {
             .to_string(),
         rv: pre["resourceVersion"].as_str().map(String::from),
         uid: pre["uid"].as_str().map(String::from),
+        dry_run: body["dryRun"] == json!(["All"]),
     }
 }
 
@@ -504,10 +513,7 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
         ));
     }
     let opts = delete_options(req);
-    let dry_run = req.dry_run()
-        || serde_json::from_slice::<Value>(&req.body)
-            .ok()
-            .is_some_and(|b| b["dryRun"] == json!(["All"]));
+    let dry_run = req.dry_run() || opts.dry_run;
     let deleted = if p.res.kind == "Namespace" {
         delete_namespace(cluster, p, &opts, dry_run)?
     } else {
