@@ -20,6 +20,7 @@ pub mod controllers;
 pub mod defaults;
 pub mod faults;
 pub mod kubeconfig;
+pub mod node;
 pub mod patch;
 pub mod proto;
 pub mod rbac;

@@ -33,6 +33,9 @@ pub struct ResourceType {
     /// A custom resource: no strategic merge patch, printed as Name/Age.
     pub custom: bool,
     pub conversion: Conversion,
+    /// A review (SelfSubjectAccessReview, ...): create only, never stored;
+    /// the answer is computed (`api::review`).
+    pub review: bool,
 }
 
 impl ResourceType {
@@ -64,6 +67,9 @@ impl ResourceType {
 
     /// The verbs served, for discovery.
     pub fn verbs(&self) -> &'static [&'static str] {
+        if self.review {
+            return &["create"];
+        }
         &[
             "create",
             "delete",
@@ -99,6 +105,7 @@ const fn rt(
         generation: false,
         custom: false,
         conversion: Conversion::None,
+        review: false,
     }
 }
 
@@ -108,6 +115,11 @@ pub static RESOURCES: &[ResourceType] = &[
         short_names: &["ns"],
         status: true,
         ..rt("", "v1", "namespaces", "namespace", "Namespace", false)
+    },
+    ResourceType {
+        short_names: &["no"],
+        status: true,
+        ..rt("", "v1", "nodes", "node", "Node", false)
     },
     ResourceType {
         short_names: &["po"],
@@ -258,6 +270,39 @@ pub static RESOURCES: &[ResourceType] = &[
         "ClusterRoleBinding",
         false,
     ),
+    ResourceType {
+        review: true,
+        ..rt(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+            "",
+            "SelfSubjectAccessReview",
+            false,
+        )
+    },
+    ResourceType {
+        review: true,
+        ..rt(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectrulesreviews",
+            "",
+            "SelfSubjectRulesReview",
+            false,
+        )
+    },
+    ResourceType {
+        review: true,
+        ..rt(
+            "authentication.k8s.io",
+            "v1",
+            "selfsubjectreviews",
+            "",
+            "SelfSubjectReview",
+            false,
+        )
+    },
     ResourceType {
         categories: &["gateway-api"],
         status: true,

@@ -366,6 +366,40 @@ const NAMESPACE_COLUMNS: &[Column] = &[
     AGE,
 ];
 
+// pkg/printers/internalversion/printers.go, nodeColumnDefinitions.
+const NODE_COLUMNS: &[Column] = &[
+    NAME,
+    col("Status", "string", "The status of the node"),
+    col("Roles", "string", "The roles of the node"),
+    AGE,
+    col("Version", "string", "Kubelet Version reported by the node."),
+    wide(
+        "Internal-IP",
+        "string",
+        "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).",
+    ),
+    wide(
+        "External-IP",
+        "string",
+        "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).",
+    ),
+    wide(
+        "OS-Image",
+        "string",
+        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+    ),
+    wide(
+        "Kernel-Version",
+        "string",
+        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+    ),
+    wide(
+        "Container-Runtime",
+        "string",
+        "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+    ),
+];
+
 const EVENT_COLUMNS: &[Column] = &[
     col(
         "Last Seen",
@@ -534,6 +568,7 @@ fn printer_for(resource: &str) -> (&'static [Column], Printer) {
         "endpoints" => (ENDPOINTS_COLUMNS, print_endpoints),
         "endpointslices" => (ENDPOINTSLICE_COLUMNS, print_endpointslice),
         "namespaces" => (NAMESPACE_COLUMNS, print_namespace),
+        "nodes" => (NODE_COLUMNS, print_node),
         "events" => (EVENT_COLUMNS, print_event),
         "ingresses" => (INGRESS_COLUMNS, print_ingress),
         "leases" => (LEASE_COLUMNS, print_lease),
@@ -1007,6 +1042,48 @@ fn print_namespace(ns: &Value, now: Timestamp) -> Row {
         name_of(ns),
         Value::from(str_at(ns, &["status", "phase"])),
         age_of(ns, now),
+    ])
+}
+
+/// As `printNode`: Ready/NotReady (plus SchedulingDisabled), roles from the
+/// `node-role.kubernetes.io/ROLE` labels, the first addresses of each type.
+fn print_node(node: &Value, now: Timestamp) -> Row {
+    let conditions = arr_at(node, &["status", "conditions"]);
+    let mut status = match conditions.iter().find(|c| str_at(c, &["type"]) == "Ready") {
+        Some(c) if str_at(c, &["status"]) == "True" => "Ready".to_string(),
+        Some(_) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
+    };
+    if at(node, &["spec", "unschedulable"]).and_then(Value::as_bool) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let mut roles: Vec<&str> = node["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+        .collect();
+    roles.sort_unstable();
+    let address = |ty: &str| {
+        arr_at(node, &["status", "addresses"])
+            .iter()
+            .find(|a| str_at(a, &["type"]) == ty)
+            .map_or("<none>".to_string(), |a| {
+                str_at(a, &["address"]).to_string()
+            })
+    };
+    let info = |f: &str| Value::from(str_at(node, &["status", "nodeInfo", f]));
+    Row::new(vec![
+        name_of(node),
+        Value::from(status),
+        Value::from(or_none(&roles.join(","))),
+        age_of(node, now),
+        info("kubeletVersion"),
+        Value::from(address("InternalIP")),
+        Value::from(address("ExternalIP")),
+        info("osImage"),
+        info("kernelVersion"),
+        info("containerRuntimeVersion"),
     ])
 }
 

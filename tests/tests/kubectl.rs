@@ -619,3 +619,302 @@ fn every_create_subcommand_sends_protobuf_and_reads_back() {
     );
     assert_eq!(ing["spec"]["tls"][0]["secretName"], "shop-tls");
 }
+
+/// `--as`/`--as-group`: impersonation is checked for the requester, then the
+/// request is judged as the impersonated identity, with the real 403s.
+#[test]
+fn impersonation_is_checked_and_then_judged_as_the_impersonated_user() {
+    let c = TestCluster::demo();
+    let out = c.kubectl(&["get", "pods", "--as", "jane"]);
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr.trim(),
+        "Error from server (Forbidden): pods is forbidden: User \"jane\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
+    );
+    // A group that may do everything makes jane an admin.
+    let pods = c.kubectl_ok(&[
+        "get",
+        "pods",
+        "--as",
+        "jane",
+        "--as-group",
+        "system:masters",
+        "-o",
+        "name",
+    ]);
+    assert!(pods.contains("pod/web-blue-"), "{pods}");
+    // The service account itself may not impersonate.
+    let out = c.kubectl_with(&c.kubeconfig, &["get", "pods", "--as", "jane"], None);
+    let (_, stderr) = texts(&out);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "Error from server (Forbidden): users \"jane\" is forbidden: User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+            switchyard_e2e::TOOL_USER
+        )
+    );
+    let out = c.kubectl_with(
+        &c.kubeconfig,
+        &["get", "pods", "--as", "system:serviceaccount:ci:other"],
+        None,
+    );
+    assert!(
+        texts(&out).1.contains("serviceaccounts \"other\" is forbidden: User \"system:serviceaccount:ci:switchyard\" cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"ci\""),
+        "{:?}",
+        texts(&out)
+    );
+    // Impersonating the service account, the admin gets exactly its rights.
+    let sa = switchyard_e2e::TOOL_USER;
+    c.kubectl_ok(&["get", "pods", "--as", sa]);
+    let out = c.kubectl(&["get", "secrets", "--as", sa]);
+    assert!(
+        texts(&out)
+            .1
+            .contains(&format!("User \"{sa}\" cannot list resource \"secrets\""))
+    );
+}
+
+/// `kubectl auth can-i` (SelfSubjectAccessReview) answers what
+/// `rbac/role.yaml` grants, rule by rule, and nothing else.
+#[test]
+fn auth_can_i_matches_the_shipped_role() {
+    let c = TestCluster::demo();
+    let sa = switchyard_e2e::TOOL_USER;
+    let role: Vec<Value> =
+        serde_saphyr::from_multiple(&switchyard_e2e::rbac_manifest("role.yaml")).unwrap();
+    let rules = role[0]["rules"].as_array().expect("the Role's rules");
+    let mut granted = 0;
+    for rule in rules {
+        let group = rule["apiGroups"][0].as_str().unwrap();
+        for resource in rule["resources"].as_array().unwrap() {
+            let (resource, sub) = match resource.as_str().unwrap().split_once('/') {
+                Some((r, s)) => (r.to_string(), Some(s.to_string())),
+                None => (resource.as_str().unwrap().to_string(), None),
+            };
+            let qualified = match group {
+                "" => resource.clone(),
+                g => format!("{resource}.{g}"),
+            };
+            for verb in rule["verbs"].as_array().unwrap() {
+                let verb = verb.as_str().unwrap();
+                let mut args = vec![
+                    "auth", "can-i", verb, &qualified, "--as", sa, "-n", "default",
+                ];
+                let sub_arg;
+                if let Some(s) = &sub {
+                    sub_arg = format!("--subresource={s}");
+                    args.push(&sub_arg);
+                }
+                assert_eq!(c.kubectl_ok(&args), "yes\n", "{args:?}");
+                granted += 1;
+            }
+        }
+    }
+    assert!(granted > 20, "{granted}");
+    // What the Role does not grant, or not there (kubectl, unlike the
+    // harness, does not put the Role in a new namespace).
+    c.kubectl_ok(&["create", "namespace", "elsewhere"]);
+    for (verb, what, ns) in [
+        ("delete", "deployments.apps", "default"),
+        ("list", "secrets", "default"),
+        ("create", "leases.coordination.k8s.io", "elsewhere"),
+    ] {
+        let out = c.kubectl(&["auth", "can-i", verb, what, "--as", sa, "-n", ns]);
+        assert_eq!(out.status.code(), Some(1), "{verb} {what} in {ns}");
+        assert_eq!(texts(&out).0, "no\n");
+    }
+    // The token itself asks the same (every user may, by system:basic-user).
+    let out = c.kubectl_with(
+        &c.kubeconfig,
+        &["auth", "can-i", "create", "leases.coordination.k8s.io"],
+        None,
+    );
+    assert_eq!(texts(&out).0, "yes\n", "{:?}", texts(&out));
+    assert_eq!(c.kubectl_ok(&["auth", "can-i", "*", "*"]), "yes\n");
+
+    // `--list` (SelfSubjectRulesReview): the Role's rules, by resource.
+    let list = c.kubectl_ok(&["auth", "can-i", "--list", "--as", sa, "-n", "default"]);
+    let row = |name: &str| {
+        list.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row {name}: {list}"))
+            .to_string()
+    };
+    assert!(row("leases.coordination.k8s.io").ends_with("[get create update patch delete]"));
+    assert!(row("services/proxy").ends_with("[get]"));
+    assert!(row("selfsubjectaccessreviews.authorization.k8s.io").ends_with("[create]"));
+    assert!(!list.contains("secrets"), "{list}");
+}
+
+/// `kubectl auth whoami` (SelfSubjectReview), as the admin, as the tools'
+/// service account, and impersonating.
+#[test]
+fn auth_whoami_names_the_user_and_groups() {
+    let c = TestCluster::demo();
+    assert_eq!(
+        c.kubectl_ok(&["auth", "whoami"]),
+        "ATTRIBUTE   VALUE\nUsername    sandbox-admin\nGroups      [system:masters system:authenticated]\n"
+    );
+    let out = c.kubectl_with(&c.kubeconfig, &["auth", "whoami", "-o", "json"], None);
+    let review: Value = serde_json::from_str(&texts(&out).0).expect("JSON");
+    assert_eq!(review["kind"], "SelfSubjectReview");
+    assert_eq!(
+        review["status"]["userInfo"]["username"],
+        switchyard_e2e::TOOL_USER
+    );
+    assert_eq!(
+        review["status"]["userInfo"]["groups"],
+        serde_json::json!([
+            "system:serviceaccounts",
+            "system:serviceaccounts:ci",
+            "system:authenticated"
+        ])
+    );
+    // Groups named are all the groups: without system:authenticated, not
+    // even system:basic-user applies, as on a real server.
+    let out = c.kubectl(&["auth", "whoami", "--as", "jane", "--as-group", "ops"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        texts(&out).1.contains("the selfsubjectreviews API is not enabled in the cluster or you do not have permission to call it"),
+        "{:?}",
+        texts(&out)
+    );
+    let out = c.kubectl_ok(&[
+        "auth",
+        "whoami",
+        "--as",
+        "jane",
+        "--as-group",
+        "ops",
+        "--as-group",
+        "system:authenticated",
+    ]);
+    assert_eq!(
+        out,
+        "ATTRIBUTE   VALUE\nUsername    jane\nGroups      [ops system:authenticated]\n"
+    );
+}
+
+/// The node the pods name: a real Node object, served with a Table.
+#[test]
+fn get_nodes_shows_the_node_the_pods_run_on() {
+    let c = TestCluster::demo();
+    let table = c.kubectl_ok(&["get", "nodes"]);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[1], row[2]),
+        ("sandbox-node", "Ready", "control-plane")
+    );
+    let version: Value = serde_json::from_str(&c.kubectl_ok(&["version", "-o", "json"])).unwrap();
+    assert_eq!(row[4], version["serverVersion"]["gitVersion"]);
+    assert!(lines.next().is_none(), "{table}");
+
+    let node = c.get_json(&["node", "sandbox-node"]);
+    assert_eq!(condition(&node, "Ready")["status"], "True");
+    assert_eq!(condition(&node, "MemoryPressure")["status"], "False");
+    for field in ["cpu", "memory", "pods"] {
+        assert!(node["status"]["capacity"][field].is_string(), "{field}");
+        assert!(node["status"]["allocatable"][field].is_string(), "{field}");
+    }
+    assert_eq!(node["status"]["nodeInfo"]["operatingSystem"], "linux");
+    let internal = node["status"]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "InternalIP")
+        .unwrap()["address"]
+        .clone();
+    let pods = c.get_json(&["pods"]);
+    for p in pods["items"].as_array().unwrap() {
+        assert_eq!(p["spec"]["nodeName"], "sandbox-node");
+        assert_eq!(p["status"]["hostIP"], internal);
+    }
+    let wide = c.kubectl_ok(&["get", "no", "-o", "wide"]);
+    assert!(wide.contains(internal.as_str().unwrap()), "{wide}");
+    // Non-terminated pods are listed by node, as describe does.
+    let described = c.kubectl_ok(&["describe", "node", "sandbox-node"]);
+    assert!(
+        described.contains(&format!(
+            "Non-terminated Pods:          ({} in total)",
+            pods["items"].as_array().unwrap().len()
+        )),
+        "{described}"
+    );
+    assert!(
+        described.contains("Lease:\n  HolderIdentity:  sandbox-node"),
+        "{described}"
+    );
+}
+
+/// DELETE answers as the real registry does: a `Success` Status naming the
+/// object when it is gone at once, the object (with deletionTimestamp) when
+/// finalizers keep it, and the object for the registries that return it.
+#[test]
+fn delete_answers_a_status_unless_finalizers_keep_the_object() {
+    let c = TestCluster::demo();
+    c.kubectl_ok(&["create", "configmap", "cfg", "--from-literal=k=v"]);
+    let uid = c.get_json(&["cm", "cfg"])["metadata"]["uid"].clone();
+    let body = c.kubectl_ok(&[
+        "delete",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps/cfg",
+    ]);
+    let status: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        status,
+        serde_json::json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": "cfg", "kind": "configmaps", "uid": uid},
+        })
+    );
+    let body = c.kubectl_ok(&[
+        "delete",
+        "--raw",
+        "/apis/apps/v1/namespaces/default/deployments/web-green",
+    ]);
+    let status: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(status["details"]["group"], "apps");
+    assert_eq!(status["details"]["kind"], "deployments");
+
+    // A finalizer keeps it: the object comes back, marked for deletion.
+    let kept = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  finalizers: [example.com/keep]\n";
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(kept));
+    assert!(out.status.success(), "{:?}", texts(&out));
+    let body = c.kubectl_ok(&[
+        "delete",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps/kept",
+    ]);
+    let obj: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(obj["kind"], "ConfigMap");
+    assert!(obj["metadata"]["deletionTimestamp"].is_string(), "{obj}");
+    c.kubectl_ok(&[
+        "patch",
+        "cm",
+        "kept",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    let out = c.kubectl(&["get", "cm", "kept"]);
+    assert!(!out.status.success(), "gone once the finalizer is");
+
+    // Pods, Services, ServiceAccounts answer with the object.
+    let body = c.kubectl_ok(&[
+        "delete",
+        "--raw",
+        "/api/v1/namespaces/default/services/web-preview",
+    ]);
+    let obj: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(obj["kind"], "Service");
+}

@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod objects;
 pub mod openapi;
 pub mod proxy;
+pub mod review;
 pub mod route;
 pub mod scale;
 pub mod watch;
@@ -33,6 +34,8 @@ pub struct Request {
     pub accept: String,
     pub content_type: String,
     pub authorization: Option<String>,
+    /// `Impersonate-User`, `-Group`, `-Uid`, `-Extra-*`.
+    pub impersonation: auth::Impersonation,
     pub body: Bytes,
 }
 
@@ -104,7 +107,11 @@ fn verb_of(req: &Request, p: &ResourcePath) -> &'static str {
 
 /// Serves one request.
 pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
-    let user = match cluster.tokens.authenticate(req.authorization.as_deref()) {
+    let user = match cluster
+        .tokens
+        .authenticate(req.authorization.as_deref())
+        .and_then(|u| auth::impersonate(u, &cluster.store, &req.impersonation))
+    {
         Ok(u) => u,
         Err(e) => return e.into(),
     };
@@ -170,6 +177,9 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
                 p.ns.as_deref(),
             ) {
                 return e.into();
+            }
+            if p.res.review {
+                return review::create(cluster, &user, &req, &p).unwrap_or_else(Reply::from);
             }
             resource_request(cluster, &req, p, verb, decision.drop_watch_after)
                 .await

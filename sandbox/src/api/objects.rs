@@ -537,7 +537,35 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
         )?
     };
     // Dependents (ReplicaSets, Pods, EndpointSlices) go with the garbage collector.
-    Ok(respond_object(req, p.res, &deleted, 200))
+    let kept = deleted["metadata"].get("deletionTimestamp").is_some();
+    if kept || returns_deleted_object(p.res) {
+        return Ok(respond_object(req, p.res, &deleted, 200));
+    }
+    Ok(Reply::ok(deleted_status(p.res, &deleted)))
+}
+
+/// The registries that answer a delete with the object itself
+/// (`ReturnDeletedObject: true` in pkg/registry/core/{pod,service,
+/// serviceaccount}/storage; a Namespace is answered while it terminates).
+fn returns_deleted_object(res: &ResourceType) -> bool {
+    res.group.is_empty() && matches!(res.kind, "Pod" | "Service" | "ServiceAccount" | "Namespace")
+}
+
+/// What every other registry answers when the object is gone at once
+/// (registry/generic/registry/store.go, `finalizeDelete`): a `Success`
+/// Status whose details name it (`kind` is the resource, as there).
+fn deleted_status(res: &ResourceType, obj: &Value) -> Value {
+    let mut details = json!({
+        "name": obj["metadata"]["name"],
+        "kind": res.plural,
+        "uid": obj["metadata"]["uid"],
+    });
+    if !res.group.is_empty() {
+        details["group"] = json!(res.group);
+    }
+    let mut s = status::success();
+    s["details"] = details;
+    s
 }
 
 pub fn delete_collection(
@@ -597,6 +625,7 @@ pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError
         accept: "application/json".into(),
         content_type: "application/json".into(),
         authorization: None,
+        impersonation: Default::default(),
         body: Default::default(),
     };
     let mut obj = obj;
