@@ -211,6 +211,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
+        strip_nulls(&mut obj);
         let mut inner = self.lock();
         let ns = meta_str(&obj, "namespace").to_string();
         if storage.namespaced {
@@ -298,6 +299,7 @@ impl Store {
     }
 
     /// Replaces an object with what `f` makes of the current one, atomically.
+    /// Nulls are dropped from what is stored (see [`strip_nulls`]).
     ///
     /// If the new object carries a resourceVersion, it must equal the current one
     /// (409 Conflict otherwise): that is the optimistic lock every client relies on.
@@ -319,6 +321,7 @@ impl Store {
             .cloned()
             .ok_or_else(|| ApiError::not_found(res, name))?;
         let mut new = f(&old)?;
+        strip_nulls(&mut new);
         let asked_rv = meta_str(&new, "resourceVersion");
         if !asked_rv.is_empty() && asked_rv != meta_str(&old, "resourceVersion") {
             return Err(ApiError::conflict(res, name));
@@ -520,8 +523,31 @@ impl Store {
     }
 }
 
+/// Removes every `null` member of every object in `v`, as the real server's
+/// decoding into Go structs does (a null is the zero value, which the encoder
+/// leaves out): `initContainers: null` or a template's `creationTimestamp:
+/// null` are never stored, so `-o yaml` and `kubectl diff` show none and two
+/// equal pod templates hash alike. Nulls inside lists are values and stay.
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nulls_are_not_stored_but_nulls_in_lists_are_values() {
+        let mut v = serde_json::json!({"a": null, "b": {"c": null, "d": [null, {"e": null}]}});
+        strip_nulls(&mut v);
+        assert_eq!(v, serde_json::json!({"b": {"d": [null, {}]}}));
+    }
     use super::*;
     use crate::resources::find;
 

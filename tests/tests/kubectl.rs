@@ -918,3 +918,111 @@ fn delete_answers_a_status_unless_finalizers_keep_the_object() {
     let obj: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(obj["kind"], "Service");
 }
+
+fn revisions(c: &TestCluster, app: &str) -> Vec<(String, String, i64)> {
+    let rss = c.get_json(&["rs", "-l", &format!("app={app}")]);
+    let mut out: Vec<(String, String, i64)> = rss["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rs| {
+            (
+                rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                rs["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                rs["spec"]["replicas"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `kubectl rollout undo` brings back the old ReplicaSet as the newest
+/// revision (1, 2, then 1 becomes 3), as the real controller does: the
+/// template kubectl sends back hashes as the one it came from.
+#[test]
+fn rollout_undo_reuses_the_old_replica_set() {
+    let c = TestCluster::demo();
+    let app = testdata("app.yaml");
+    c.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    c.kubectl_ok(&["set", "image", "deploy/api", "api=example/api:2.0"]);
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    assert_eq!(
+        c.kubectl_ok(&["rollout", "undo", "deploy/api"]),
+        "deployment.apps/api rolled back\n"
+    );
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    assert_eq!(
+        revisions(&c, "api"),
+        [
+            ("2".to_string(), "example/api:2.0".to_string(), 0),
+            ("3".to_string(), "example/api:1.0".to_string(), 3),
+        ]
+    );
+    let history = c.kubectl_ok(&["rollout", "history", "deploy/api"]);
+    let listed: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(listed, ["2", "3"], "{history}");
+    c.kubectl_ok(&["rollout", "undo", "deploy/api"]);
+    c.kubectl_ok(&["rollout", "status", "deploy/api", "--timeout=30s"]);
+    assert_eq!(
+        revisions(&c, "api"),
+        [
+            ("3".to_string(), "example/api:1.0".to_string(), 0),
+            ("4".to_string(), "example/api:2.0".to_string(), 3),
+        ]
+    );
+    // Undo to a revision that is the current template is skipped, as kubectl says.
+    let out = c.kubectl_ok(&["rollout", "undo", "deploy/api", "--to-revision=4"]);
+    assert!(out.contains("skipped rollback"), "{out}");
+}
+
+/// No `null` is stored or served: not the defaulter's, not a client's.
+#[test]
+fn null_fields_are_never_stored_or_served() {
+    let c = TestCluster::demo();
+    let app = testdata("app.yaml");
+    c.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
+    c.kubectl_ok(&["create", "deployment", "bare", "--image=example/bare:1.0"]);
+    for what in [["deploy", "api"], ["deploy", "bare"], ["svc", "api"]] {
+        let yaml = c.kubectl_ok(&["get", what[0], what[1], "-o", "yaml"]);
+        assert!(!yaml.contains("null"), "{what:?}: {yaml}");
+    }
+    let pods = c.kubectl_ok(&["get", "pods", "-l", "app=bare", "-o", "yaml"]);
+    assert!(!pods.contains("null"), "{pods}");
+    // A client's explicit nulls are the zero value: not stored.
+    let with_nulls = std::fs::read_to_string(&app).unwrap().replace(
+        "      containers:",
+        "      initContainers: null\n      nodeSelector: null\n      containers:",
+    );
+    assert!(with_nulls.contains("initContainers: null"));
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["diff", "-f", "-"], Some(&with_nulls));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "kubectl diff is clean: {:?}",
+        texts(&out)
+    );
+    let out = c.kubectl_with(
+        &c.admin_kubeconfig,
+        &["diff", "-f", app.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+    let d = c.get_json(&["deploy", "api"]);
+    assert!(
+        d["spec"]["template"]["spec"]
+            .get("initContainers")
+            .is_none()
+    );
+}
