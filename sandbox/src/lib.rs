@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cluster;
 pub mod controllers;
 pub mod defaults;
+pub mod events;
 pub mod faults;
 pub mod kubeconfig;
 pub mod node;

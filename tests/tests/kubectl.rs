@@ -1026,3 +1026,43 @@ fn null_fields_are_never_stored_or_served() {
             .is_none()
     );
 }
+
+/// The deployment controller's Events, as `kubectl describe` shows them.
+#[test]
+fn describe_deploy_shows_the_scaling_events() {
+    let c = TestCluster::demo();
+    let rs = c.get_json(&["rs", "-l", "app=web,color=blue"])["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let described = c.kubectl_ok(&["describe", "deploy", "web-blue"]);
+    let events: Vec<&str> = described
+        .lines()
+        .skip_while(|l| !l.starts_with("Events:"))
+        .collect();
+    assert_eq!(
+        events[1].split_whitespace().collect::<Vec<_>>(),
+        ["Type", "Reason", "Age", "From", "Message"],
+        "{described}"
+    );
+    let row = events[3];
+    assert!(row.starts_with("  Normal  ScalingReplicaSet"), "{row}");
+    assert!(row.contains("deployment-controller"), "{row}");
+    assert!(
+        row.ends_with(&format!("Scaled up replica set {rs} from 0 to 3")),
+        "{row}"
+    );
+    c.kubectl_ok(&["scale", "deploy/web-blue", "--replicas=1"]);
+    c.wait_for(
+        &["events", "--field-selector", "involvedObject.name=web-blue"],
+        "the scale-down event",
+        |l| {
+            l["items"].as_array().unwrap().iter().any(|e| {
+                e["message"] == format!("Scaled down replica set {rs} from 3 to 1").as_str()
+                    && e["reason"] == "ScalingReplicaSet"
+                    && e["involvedObject"]["kind"] == "Deployment"
+                    && e["source"]["component"] == "deployment-controller"
+            })
+        },
+    );
+}
