@@ -21,6 +21,7 @@ pub mod defaults;
 pub mod events;
 pub mod faults;
 pub mod kubeconfig;
+pub mod managed;
 pub mod node;
 pub mod patch;
 pub mod proto;

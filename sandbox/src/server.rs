@@ -174,6 +174,7 @@ async fn serve_request(
         accept: header("accept").unwrap_or_default(),
         content_type: header("content-type").unwrap_or_default(),
         authorization: header("authorization"),
+        user_agent: header("user-agent").unwrap_or_default(),
         impersonation,
         body,
     };

@@ -41,9 +41,24 @@ pub fn run_within(cmd: Command, limit: Duration) -> Output {
     Background::spawn(cmd).wait_within(limit)
 }
 
-/// A process running while the test does something else.
+/// A process running while the test does something else. Its stdout and
+/// stderr are read as it writes them: a process that writes more than a
+/// pipe holds (a `-v 9` log) would otherwise block until killed.
 pub struct Background {
     child: Option<Child>,
+    output: Option<(Reader, Reader)>,
+}
+
+type Reader = std::thread::JoinHandle<Vec<u8>>;
+
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> Reader {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 impl Background {
@@ -51,10 +66,25 @@ impl Background {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
-        Background { child: Some(child) }
+        let output = (drain(child.stdout.take()), drain(child.stderr.take()));
+        Background {
+            child: Some(child),
+            output: Some(output),
+        }
+    }
+
+    /// The output of the exited `child`, from the reader threads.
+    fn collect(&mut self, mut child: Child) -> Output {
+        let status = child.wait().expect("waitable");
+        let (out, err) = self.output.take().expect("read once");
+        Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -67,11 +97,11 @@ impl Background {
         let deadline = Instant::now() + limit;
         loop {
             if child.try_wait().expect("waitable").is_some() {
-                return child.wait_with_output().expect("output");
+                return self.collect(child);
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
+                let out = self.collect(child);
                 panic!(
                     "still running after {limit:?}; killed. stderr: {}",
                     String::from_utf8_lossy(&out.stderr)
@@ -85,7 +115,7 @@ impl Background {
     pub fn kill9(mut self) -> Output {
         let mut child = self.child.take().expect("running");
         child.kill().expect("killed");
-        child.wait_with_output().expect("output")
+        self.collect(child)
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Request {
     pub accept: String,
     pub content_type: String,
     pub authorization: Option<String>,
+    /// The User-Agent: names the field manager of a write without `fieldManager`.
+    pub user_agent: String,
     /// `Impersonate-User`, `-Group`, `-Uid`, `-Extra-*`.
     pub impersonation: auth::Impersonation,
     pub body: Bytes,

@@ -17,7 +17,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::Obj;
 use crate::table::{self, IncludeObject};
-use crate::{defaults, validation};
+use crate::{defaults, managed, validation};
 
 fn name_of(p: &ResourcePath) -> &str {
     p.name.as_deref().unwrap_or("")
@@ -339,12 +339,29 @@ pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply,
     Ok(Reply::ok(list))
 }
 
-/// Create-time rules shared by POST and server-side apply of a new object.
+/// The field manager of a write, for `managedFields`.
+fn writer<'a>(p: &'a ResourcePath, manager: &'a str, api_version: &'a str) -> managed::Writer<'a> {
+    managed::Writer {
+        manager,
+        api_version,
+        kind: p.res.kind,
+        custom: p.res.custom,
+        subresource: p.sub.as_deref(),
+    }
+}
+
+fn manager(req: &Request) -> String {
+    managed::manager_of(req.param("fieldManager"), &req.user_agent)
+}
+
+/// Create-time rules shared by POST and server-side apply of a new object
+/// (`applied`: the configuration, when it is an apply).
 fn create_object(
     cluster: &Cluster,
     req: &Request,
     p: &ResourcePath,
     mut obj: Value,
+    applied: Option<&Value>,
 ) -> Result<Reply, ApiError> {
     let res = p.res;
     if res.status {
@@ -360,7 +377,16 @@ fn create_object(
     if let Some(m) = obj["metadata"].as_object_mut() {
         m.remove("resourceVersion");
     }
+    let (mgr, av) = (manager(req), res.api_version());
+    let w = writer(p, &mgr, &av);
+    if let Some(cfg) = applied {
+        managed::record_apply(None, cfg, &mut obj, &w, req.flag("force"))?;
+    }
     defaults::apply(res.kind, &mut obj, &cluster.alloc);
+    if applied.is_none() {
+        // What a create owns is the object as defaulted, as on a real server.
+        managed::record_update(None, &mut obj, &w);
+    }
     validation::validate(res, &obj, None)?;
     let stored = to_storage(res, obj);
     let created = cluster.store.create(res, stored, req.dry_run())?;
@@ -376,7 +402,7 @@ pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     require_scope(p)?;
     let mut obj = parse_body(req)?;
     check_identity(p, &mut obj, None)?;
-    create_object(cluster, req, p, obj)
+    create_object(cluster, req, p, obj, None)
 }
 
 pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
@@ -385,10 +411,14 @@ pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     check_identity(p, &mut obj, Some(name_of(p)))?;
     let res = p.res;
     let new = to_storage(res, obj);
+    let (mgr, av) = (manager(req), res.api_version());
+    let w = writer(p, &mgr, &av);
     let updated = cluster
         .store
         .update(res, ns_of(p), name_of(p), req.dry_run(), |old| {
-            prepare_update(cluster, res, old, new, p.sub.as_deref())
+            let mut new = prepare_update(cluster, res, old, new, p.sub.as_deref())?;
+            managed::record_update(Some(old), &mut new, &w);
+            Ok(new)
         })?;
     Ok(respond_object(req, res, &updated, 200))
 }
@@ -406,18 +436,28 @@ pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply
             ));
         }
         if cluster.store.get(res, ns_of(p), name_of(p)).is_none() {
-            let mut obj = body;
+            let mut obj = body.clone();
             check_identity(p, &mut obj, Some(name_of(p)))?;
-            return create_object(cluster, req, p, obj);
+            return create_object(cluster, req, p, obj, Some(&body));
         }
     }
+    let (mgr, av) = (manager(req), res.api_version());
+    let w = writer(p, &mgr, &av);
     let updated = cluster
         .store
         .update(res, ns_of(p), name_of(p), req.dry_run(), |old| {
             let mut served = to_served(res, old);
             patch::apply(pt, res, &mut served, &body)?;
             check_identity(p, &mut served, Some(name_of(p)))?;
-            prepare_update(cluster, res, old, to_storage(res, served), p.sub.as_deref())
+            let mut merged = to_storage(res, served);
+            if pt == PatchType::Apply {
+                managed::record_apply(Some(old), &body, &mut merged, &w, req.flag("force"))?;
+            }
+            let mut new = prepare_update(cluster, res, old, merged, p.sub.as_deref())?;
+            if pt != PatchType::Apply {
+                managed::record_update(Some(old), &mut new, &w);
+            }
+            Ok(new)
         })?;
     Ok(respond_object(req, res, &updated, 200))
 }
@@ -625,22 +665,27 @@ pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError
         accept: "application/json".into(),
         content_type: "application/json".into(),
         authorization: None,
+        user_agent: "kube-sandbox".into(),
         impersonation: Default::default(),
         body: Default::default(),
     };
     let mut obj = obj;
     check_identity(&p, &mut obj, None)?;
-    match create_object(cluster, &req, &p, obj.clone()) {
+    match create_object(cluster, &req, &p, obj.clone(), None) {
         Err(e) if e.code == 409 => {
             let p = ResourcePath {
                 name: Some(name),
                 ..p
             };
             let new = to_storage(res, obj);
+            let av = res.api_version();
+            let w = writer(&p, "kube-sandbox", &av);
             cluster
                 .store
                 .update(res, ns_of(&p), name_of(&p), false, |old| {
-                    prepare_update(cluster, res, old, new, None)
+                    let mut new = prepare_update(cluster, res, old, new, None)?;
+                    managed::record_update(Some(old), &mut new, &w);
+                    Ok(new)
                 })?;
             Ok(())
         }
