@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod cluster;
 pub mod controllers;
+pub mod crd;
 pub mod defaults;
 pub mod events;
 pub mod faults;
@@ -40,6 +41,10 @@ pub use cluster::{Cluster, Settings};
 
 /// Changes when the served API changes, for clients that cache discovery.
 pub fn discovery_hash() -> String {
-    format!("sandbox-{}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "sandbox-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        resources::generation()
+    )
 }
 pub use server::{Options, Sandbox};

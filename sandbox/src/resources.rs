@@ -36,6 +36,9 @@ pub struct ResourceType {
     /// A review (SelfSubjectAccessReview, ...): create only, never stored;
     /// the answer is computed (`api::review`).
     pub review: bool,
+    /// The CustomResourceDefinition version that defines this type (schema,
+    /// printer columns, subresources): `crate::crd`.
+    pub crd: Option<&'static serde_json::Value>,
 }
 
 impl ResourceType {
@@ -106,6 +109,7 @@ const fn rt(
         custom: false,
         conversion: Conversion::None,
         review: false,
+        crd: None,
     }
 }
 
@@ -271,6 +275,20 @@ pub static RESOURCES: &[ResourceType] = &[
         false,
     ),
     ResourceType {
+        short_names: &["crd", "crds"],
+        categories: &["api-extensions"],
+        status: true,
+        generation: true,
+        ..rt(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "customresourcedefinition",
+            "CustomResourceDefinition",
+            false,
+        )
+    },
+    ResourceType {
         review: true,
         ..rt(
             "authorization.k8s.io",
@@ -334,18 +352,61 @@ pub static RESOURCES: &[ResourceType] = &[
     },
 ];
 
+/// The types CustomResourceDefinitions define (`crate::crd`), registered
+/// while their definition exists. Leaked: a type outlives any request that
+/// found it, and definitions are few. Process-wide, like the built-in
+/// table: sandboxes in one process share them.
+static DYNAMIC: std::sync::RwLock<Vec<&'static ResourceType>> = std::sync::RwLock::new(Vec::new());
+
+/// Every served type: the built-in ones, then those of CustomResourceDefinitions.
+pub fn all() -> Vec<&'static ResourceType> {
+    let dynamic = DYNAMIC.read().unwrap_or_else(|e| e.into_inner());
+    RESOURCES.iter().chain(dynamic.iter().copied()).collect()
+}
+
+/// Serves `t` (replacing a type of the same group, version and plural).
+/// A built-in type is never replaced: false then.
+pub fn register(t: ResourceType) -> bool {
+    if RESOURCES
+        .iter()
+        .any(|r| r.group == t.group && r.version == t.version && r.plural == t.plural)
+    {
+        return false;
+    }
+    let mut dynamic = DYNAMIC.write().unwrap_or_else(|e| e.into_inner());
+    dynamic.retain(|r| !(r.group == t.group && r.version == t.version && r.plural == t.plural));
+    dynamic.push(Box::leak(Box::new(t)));
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    true
+}
+
+/// Stops serving the dynamic types of `group`/`plural` (every version).
+pub fn unregister(group: &str, plural: &str) {
+    let mut dynamic = DYNAMIC.write().unwrap_or_else(|e| e.into_inner());
+    dynamic.retain(|r| !(r.group == group && r.plural == plural));
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+static GENERATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts changes to the dynamic types: part of the discovery hash, so
+/// clients that cache discovery see new types.
+pub fn generation() -> usize {
+    GENERATION.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The type served at `group/version/plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
-    RESOURCES
-        .iter()
+    all()
+        .into_iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// The type of `apiVersion` + `kind`, as found in a manifest.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
     let (group, version) = split_api_version(api_version);
-    RESOURCES
-        .iter()
+    all()
+        .into_iter()
         .find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
@@ -357,15 +418,46 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
-/// The API groups served, in discovery order, each with its one version.
+/// The API groups served, in discovery order, each with its preferred version.
 pub fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
-        if !r.group.is_empty() && !out.iter().any(|(g, _)| *g == r.group) {
-            out.push((r.group, r.version));
+    group_versions()
+        .into_iter()
+        .map(|(g, vs)| (g, vs[0]))
+        .collect()
+}
+
+/// The API groups served, in discovery order, each with its versions,
+/// preferred first: GA before beta before alpha, higher numbers first, as
+/// Kubernetes orders versions (`version.CompareKubeAwareVersionStrings`).
+pub fn group_versions() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in all().into_iter().filter(|r| !r.group.is_empty()) {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, vs)) if !vs.contains(&r.version) => vs.push(r.version),
+            Some(_) => {}
+            None => out.push((r.group, vec![r.version])),
         }
     }
+    for (_, vs) in &mut out {
+        vs.sort_by_key(|v| std::cmp::Reverse(version_rank(v)));
+    }
     out
+}
+
+/// `v2` > `v1` > `v1beta2` > `v1beta1` > `v1alpha1`.
+fn version_rank(v: &str) -> (u8, u32, u32) {
+    let rest = v.strip_prefix('v').unwrap_or(v);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let major = digits.parse().unwrap_or(0);
+    let tail = &rest[digits.len()..];
+    let (stability, minor) = if let Some(n) = tail.strip_prefix("beta") {
+        (1, n.parse().unwrap_or(0))
+    } else if let Some(n) = tail.strip_prefix("alpha") {
+        (0, n.parse().unwrap_or(0))
+    } else {
+        (2, 0)
+    };
+    (stability, major, minor)
 }
 
 #[cfg(test)]

@@ -152,6 +152,14 @@ impl Store {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The lock, with a table for `res` (the types of CustomResourceDefinitions
+    /// get theirs when first used).
+    fn lock_table(&self, res: &'static ResourceType) -> std::sync::MutexGuard<'_, Inner> {
+        let mut inner = self.lock();
+        inner.tables.entry(table_key(res.storage())).or_default();
+        inner
+    }
+
     /// Subscribes to changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()
@@ -163,7 +171,7 @@ impl Store {
     }
 
     pub fn get(&self, res: &'static ResourceType, ns: &str, name: &str) -> Option<Obj> {
-        let inner = self.lock();
+        let inner = self.lock_table(res);
         inner.tables[&table_key(res.storage())]
             .get(&(ns.to_string(), name.to_string()))
             .cloned()
@@ -172,7 +180,7 @@ impl Store {
     /// Every object of a type (in one namespace, or all), in key order, with the
     /// resourceVersion of the snapshot.
     pub fn list(&self, res: &'static ResourceType, ns: Option<&str>) -> (Vec<Obj>, u64) {
-        let inner = self.lock();
+        let inner = self.lock_table(res);
         let table = &inner.tables[&table_key(res.storage())];
         let items = match ns {
             Some(ns) => table
@@ -212,7 +220,7 @@ impl Store {
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
         strip_nulls(&mut obj);
-        let mut inner = self.lock();
+        let mut inner = self.lock_table(res);
         let ns = meta_str(&obj, "namespace").to_string();
         if storage.namespaced {
             let nss = &inner.tables[&("", "namespaces")];
@@ -314,7 +322,7 @@ impl Store {
         f: impl FnOnce(&Obj) -> Result<Value, ApiError>,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
-        let mut inner = self.lock();
+        let mut inner = self.lock_table(res);
         let key = (ns.to_string(), name.to_string());
         let old = inner.tables[&table_key(storage)]
             .get(&key)
@@ -413,7 +421,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
-        let mut inner = self.lock();
+        let mut inner = self.lock_table(res);
         let key = (ns.to_string(), name.to_string());
         let old = inner.tables[&table_key(storage)]
             .get(&key)
@@ -498,7 +506,7 @@ impl Store {
         res: &'static ResourceType,
         ns: Option<&str>,
     ) -> (Vec<Obj>, u64, broadcast::Receiver<Arc<Change>>) {
-        let inner = self.lock();
+        let inner = self.lock_table(res);
         let table = &inner.tables[&table_key(res.storage())];
         let items = table
             .iter()

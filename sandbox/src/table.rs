@@ -83,6 +83,93 @@ pub fn to_table(
     })
 }
 
+/// A Table from a CustomResourceDefinition's `additionalPrinterColumns`, as
+/// apiextensions' tableconvertor builds it: Name, then each column's
+/// `jsonPath` value (a `date` as an age, like the Age column).
+pub fn to_custom_table(
+    columns: &[Value],
+    objects: &[&Value],
+    list_meta: Value,
+    include: IncludeObject,
+    now: Timestamp,
+) -> Value {
+    let mut definitions = vec![NAME.definition()];
+    for c in columns {
+        definitions.push(json!({
+            "name": c["name"],
+            "type": c["type"],
+            "format": c["format"].as_str().unwrap_or(""),
+            "description": c["description"].as_str().unwrap_or(""),
+            "priority": c["priority"].as_i64().unwrap_or(0),
+        }));
+    }
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|obj| {
+            let mut cells = vec![name_of(obj)];
+            for c in columns {
+                let v = json_path(obj, c["jsonPath"].as_str().unwrap_or(""));
+                cells.push(match (c["type"].as_str(), v) {
+                    (Some("date"), Some(Value::String(t))) => {
+                        Value::from(since(t.parse().ok(), now))
+                    }
+                    (_, Some(Value::Array(a))) => Value::from(
+                        a.iter()
+                            .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    (_, Some(v)) => v.clone(),
+                    (_, None) => Value::Null,
+                });
+            }
+            let mut m = Map::new();
+            m.insert("cells".into(), Value::Array(cells));
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => {
+                    m.insert("object".into(), partial_object_metadata(obj));
+                }
+                IncludeObject::Object => {
+                    m.insert("object".into(), (*obj).clone());
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": if list_meta.is_object() { list_meta } else { json!({}) },
+        "columnDefinitions": definitions,
+        "rows": rows,
+    })
+}
+
+/// The value at a simple JSONPath (`.spec.hostnames`, `.status.parents[0].name`,
+/// `.spec.rules[*].host`): what printer columns use.
+fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = obj;
+    for seg in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+    {
+        let (field, index) = match seg.split_once('[') {
+            Some((f, rest)) => (f, rest.strip_suffix(']')),
+            None => (seg, None),
+        };
+        if !field.is_empty() {
+            cur = cur.get(field)?;
+        }
+        match index {
+            Some("*") | None => {}
+            Some(i) => cur = cur.get(i.parse::<usize>().ok()?)?,
+        }
+    }
+    Some(cur)
+}
+
 /// The row object for `includeObject=Metadata`: the apiserver's `meta.AsPartialObjectMetadata`,
 /// which keeps the whole ObjectMeta and drops everything else.
 fn partial_object_metadata(obj: &Value) -> Value {
@@ -366,6 +453,16 @@ const NAMESPACE_COLUMNS: &[Column] = &[
     AGE,
 ];
 
+// apiextensions' own: Name and Created At (the timestamp itself).
+const CRD_COLUMNS: &[Column] = &[NAME, col("Created At", "date", D_CREATION)];
+
+fn print_crd(crd: &Value, _: Timestamp) -> Row {
+    Row::new(vec![
+        name_of(crd),
+        Value::from(str_at(crd, &["metadata", "creationTimestamp"])),
+    ])
+}
+
 // pkg/printers/internalversion/printers.go, nodeColumnDefinitions.
 const NODE_COLUMNS: &[Column] = &[
     NAME,
@@ -569,6 +666,7 @@ fn printer_for(resource: &str) -> (&'static [Column], Printer) {
         "endpointslices" => (ENDPOINTSLICE_COLUMNS, print_endpointslice),
         "namespaces" => (NAMESPACE_COLUMNS, print_namespace),
         "nodes" => (NODE_COLUMNS, print_node),
+        "customresourcedefinitions" => (CRD_COLUMNS, print_crd),
         "events" => (EVENT_COLUMNS, print_event),
         "ingresses" => (INGRESS_COLUMNS, print_ingress),
         "leases" => (LEASE_COLUMNS, print_lease),

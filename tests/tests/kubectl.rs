@@ -1185,3 +1185,116 @@ fn server_side_apply_tracks_managers_and_conflicts_on_shared_fields() {
     c.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", app]);
     assert_eq!(c.get_json(&["deploy", "api"])["spec"]["replicas"], 3);
 }
+
+/// A CustomResourceDefinition is served as a real server serves it:
+/// Established, in discovery with every served version, CRUD with the
+/// schema's defaults and 422s, the status subresource, watch (`kubectl
+/// wait`), printer columns, and gone with its objects when deleted.
+#[test]
+fn custom_resource_definitions_are_served_from_their_schema() {
+    let c = TestCluster::demo();
+    let crd = testdata("widgets-crd.yaml");
+    c.kubectl_ok(&["apply", "-f", crd.to_str().unwrap()]);
+    assert_eq!(
+        c.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=10s"
+        ]),
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com condition met\n"
+    );
+    let resources = c.kubectl_ok(&["api-resources", "--api-group=example.com"]);
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["widgets", "wd", "example.com/v1", "true", "Widget"]),
+        "{resources}"
+    );
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n";
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(widget));
+    assert_eq!(
+        texts(&out).0,
+        "widget.example.com/w created\n",
+        "{:?}",
+        texts(&out)
+    );
+    let w = c.get_json(&["widget", "w"]);
+    assert_eq!(
+        w["spec"],
+        serde_json::json!({"size": 3, "mode": "fast"}),
+        "defaulted"
+    );
+    let table = c.kubectl_ok(&["get", "wd"]);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "SIZE", "MODE", "AGE"]
+    );
+    assert_eq!(
+        &lines.next().unwrap().split_whitespace().collect::<Vec<_>>()[..3],
+        ["w", "3", "fast"]
+    );
+    // The schema's bounds and enum, worded as the real server's.
+    let bad = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: bad}\nspec: {size: 20, mode: odd}\n";
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(bad));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        texts(&out).1.trim(),
+        "The Widget \"bad\" is invalid: \n* spec.mode: Unsupported value: \"odd\": supported values: \"fast\", \"slow\"\n* spec.size: Invalid value: 20: spec.size in body should be less than or equal to 10"
+    );
+    let none = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: none}\nspec: {}\n";
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(none));
+    assert!(
+        texts(&out).1.contains("spec.size: Required value"),
+        "{:?}",
+        texts(&out)
+    );
+    // Status only through its subresource; `kubectl wait` watches for it.
+    c.kubectl_ok(&[
+        "patch",
+        "widget",
+        "w",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"ready":true}}"#,
+    ]);
+    assert!(
+        c.get_json(&["widget", "w"]).get("status").is_none(),
+        "the main resource ignores status"
+    );
+    c.kubectl_ok(&[
+        "patch",
+        "widget",
+        "w",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"ready":true}}"#,
+    ]);
+    c.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.ready}=true",
+        "widget/w",
+        "--timeout=10s",
+    ]);
+    // The other served version reads the same objects.
+    let beta = c.get_json(&["widgets.v1beta1.example.com", "w"]);
+    assert_eq!(beta["apiVersion"], "example.com/v1beta1");
+    assert_eq!(beta["spec"]["size"], 3);
+    // Deleting the definition deletes its objects and the type.
+    c.kubectl_ok(&["delete", "crd", "widgets.example.com"]);
+    for path in [
+        "/apis/example.com/v1",
+        "/apis/example.com/v1/namespaces/default/widgets/w",
+    ] {
+        let out = c.kubectl(&["get", "--raw", path]);
+        assert!(!out.status.success(), "{path} is gone");
+        assert!(
+            texts(&out).1.contains("(NotFound)"),
+            "{path}: {:?}",
+            texts(&out)
+        );
+    }
+}

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{self, RESOURCES, ResourceType};
+use crate::resources::{self, ResourceType};
 
 /// The Kubernetes version the sandbox speaks. The installed kubectl picks its
 /// matching minor from this, so it names a release kubectl knows.
@@ -31,22 +31,25 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_json(group: &str, version: &str) -> Value {
-    let gv = json!({ "groupVersion": format!("{group}/{version}"), "version": version });
-    json!({ "name": group, "versions": [gv.clone()], "preferredVersion": gv })
+fn group_json(group: &str, versions: &[&str]) -> Value {
+    let gv = |v: &str| json!({ "groupVersion": format!("{group}/{v}"), "version": v });
+    let all: Vec<Value> = versions.iter().map(|v| gv(v)).collect();
+    json!({ "name": group, "versions": all, "preferredVersion": gv(versions[0]) })
 }
 
 pub fn groups() -> Value {
-    let groups: Vec<Value> = resources::groups()
+    let groups: Vec<Value> = resources::group_versions()
         .into_iter()
-        .map(|(g, v)| group_json(g, v))
+        .map(|(g, vs)| group_json(g, &vs))
         .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
 pub fn group(name: &str) -> Option<Value> {
-    let (g, v) = resources::groups().into_iter().find(|(g, _)| *g == name)?;
-    let mut doc = group_json(g, v);
+    let (g, vs) = resources::group_versions()
+        .into_iter()
+        .find(|(g, _)| *g == name)?;
+    let mut doc = group_json(g, &vs);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
     Some(doc)
@@ -88,8 +91,8 @@ fn subresources(r: &ResourceType) -> Vec<Value> {
 /// `APIResourceList` for one group version, or None if not served.
 pub fn resources(group: &str, version: &str) -> Option<Value> {
     let mut list = Vec::new();
-    for r in RESOURCES
-        .iter()
+    for r in resources::all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let mut entry = json!({

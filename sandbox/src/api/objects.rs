@@ -12,12 +12,12 @@ use super::route::ResourcePath;
 use super::{Reply, Request};
 use crate::cluster::Cluster;
 use crate::patch::{self, PatchType};
-use crate::resources::{Conversion, RESOURCES, ResourceType};
+use crate::resources::{Conversion, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::Obj;
 use crate::table::{self, IncludeObject};
-use crate::{defaults, managed, validation};
+use crate::{crd, defaults, managed, validation};
 
 fn name_of(p: &ResourcePath) -> &str {
     p.name.as_deref().unwrap_or("")
@@ -141,8 +141,65 @@ fn prepare_update(
         keep_allocated(old, &mut new);
     }
     defaults::apply(res.kind, &mut new, &cluster.alloc);
+    if let Some(version) = res.crd {
+        crd::default_and_prune(version, &mut new);
+    }
+    if is_crd(res) && sub != Some("status") {
+        definition_rules(&new)?;
+        new["status"] = match old.get("status") {
+            Some(s) if s["conditions"].is_array() => {
+                let mut s = s.clone();
+                s["acceptedNames"] = crd::established_status(&new)["acceptedNames"].clone();
+                s
+            }
+            _ => crd::established_status(&new),
+        };
+    }
     validation::validate(res, &new, Some(old))?;
+    custom_rules(res, &new)?;
     Ok(new)
+}
+
+fn is_crd(res: &ResourceType) -> bool {
+    res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition"
+}
+
+fn definition_rules(obj: &Value) -> Result<(), ApiError> {
+    let causes = crd::validate_definition(obj);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let res = crate::resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .expect("served");
+    Err(ApiError::invalid(
+        res,
+        obj["metadata"]["name"].as_str().unwrap_or(""),
+        &causes,
+    ))
+}
+
+/// A custom resource against its definition's schema.
+fn custom_rules(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let Some(version) = res.crd else {
+        return Ok(());
+    };
+    let causes = crd::validate(version, obj);
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            res,
+            obj["metadata"]["name"].as_str().unwrap_or(""),
+            &causes,
+        ))
+    }
+}
+
+/// After a definition is written: its versions are served as written.
+fn after_write(res: &ResourceType, obj: &Value, dry_run: bool) {
+    if is_crd(res) && !dry_run {
+        crd::register(obj);
+    }
 }
 
 /// An update that leaves out the allocated ClusterIP and NodePorts keeps them,
@@ -174,20 +231,24 @@ fn keep_allocated(old: &Value, new: &mut Value) {
     }
 }
 
+/// The Table of `objects`: the real printers, or a definition's
+/// `additionalPrinterColumns`.
+fn table_of(req: &Request, res: &ResourceType, objects: &[&Value], meta: Value) -> Value {
+    let include = IncludeObject::from_query(req.param("includeObject"));
+    let now = jiff::Timestamp::now();
+    match res.crd.map(|v| &v["additionalPrinterColumns"]) {
+        Some(Value::Array(columns)) if !columns.is_empty() => {
+            table::to_custom_table(columns, objects, meta, include, now)
+        }
+        _ => table::to_table(res.plural, objects, meta, include, now),
+    }
+}
+
 fn respond_object(req: &Request, res: &ResourceType, obj: &Value, code: u16) -> Reply {
     let served = to_served(res, obj);
     if req.wants_table() {
         let meta = json!({ "resourceVersion": served["metadata"]["resourceVersion"] });
-        return Reply::Json(
-            code,
-            table::to_table(
-                res.plural,
-                &[&served],
-                meta,
-                IncludeObject::from_query(req.param("includeObject")),
-                jiff::Timestamp::now(),
-            ),
-        );
+        return Reply::Json(code, table_of(req, res, &[&served], meta));
     }
     Reply::Json(code, served)
 }
@@ -309,13 +370,7 @@ pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply,
     }
     if req.wants_table() {
         let refs: Vec<&Value> = listed.items.iter().collect();
-        return Ok(Reply::ok(table::to_table(
-            p.res.plural,
-            &refs,
-            meta,
-            IncludeObject::from_query(req.param("includeObject")),
-            jiff::Timestamp::now(),
-        )));
+        return Ok(Reply::ok(table_of(req, p.res, &refs, meta)));
     }
     // The real server leaves apiVersion/kind off list items.
     let items: Vec<Value> = listed
@@ -383,13 +438,22 @@ fn create_object(
         managed::record_apply(None, cfg, &mut obj, &w, req.flag("force"))?;
     }
     defaults::apply(res.kind, &mut obj, &cluster.alloc);
+    if let Some(version) = res.crd {
+        crd::default_and_prune(version, &mut obj);
+    }
+    if is_crd(res) {
+        definition_rules(&obj)?;
+        obj["status"] = crd::established_status(&obj);
+    }
     if applied.is_none() {
         // What a create owns is the object as defaulted, as on a real server.
         managed::record_update(None, &mut obj, &w);
     }
     validation::validate(res, &obj, None)?;
+    custom_rules(res, &obj)?;
     let stored = to_storage(res, obj);
     let created = cluster.store.create(res, stored, req.dry_run())?;
+    after_write(res, &created, req.dry_run());
     Ok(respond_object(req, res, &created, 201))
 }
 
@@ -420,6 +484,7 @@ pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
             managed::record_update(Some(old), &mut new, &w);
             Ok(new)
         })?;
+    after_write(res, &updated, req.dry_run());
     Ok(respond_object(req, res, &updated, 200))
 }
 
@@ -459,6 +524,7 @@ pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply
             }
             Ok(new)
         })?;
+    after_write(res, &updated, req.dry_run());
     Ok(respond_object(req, res, &updated, 200))
 }
 
@@ -491,8 +557,8 @@ fn delete_options(req: &Request) -> DeleteOptions {
 
 /// Removes `owner_uid` from the ownerReferences of everything in `ns`.
 fn orphan_dependents(cluster: &Cluster, ns: &str, owner_uid: &str) {
-    for res in RESOURCES
-        .iter()
+    for res in crate::resources::all()
+        .into_iter()
         .filter(|r| r.conversion == Conversion::None && r.namespaced)
     {
         for o in cluster.store.list(res, Some(ns)).0 {
@@ -525,8 +591,8 @@ fn delete_namespace(
         return Err(ApiError::not_found(p.res, ns));
     }
     if !dry_run {
-        for res in RESOURCES
-            .iter()
+        for res in crate::resources::all()
+            .into_iter()
             .filter(|r| r.conversion == Conversion::None && r.namespaced)
         {
             for o in cluster.store.list(res, Some(ns)).0 {
@@ -578,6 +644,9 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     };
     // Dependents (ReplicaSets, Pods, EndpointSlices) go with the garbage collector.
     let kept = deleted["metadata"].get("deletionTimestamp").is_some();
+    if is_crd(p.res) && !kept && !dry_run {
+        crd::remove(cluster, &deleted);
+    }
     if kept || returns_deleted_object(p.res) {
         return Ok(respond_object(req, p.res, &deleted, 200));
     }

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{self, RESOURCES};
+use crate::resources;
 
 fn gv_key(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -22,7 +22,9 @@ fn gv_key(group: &str, version: &str) -> String {
 pub fn root() -> Value {
     let mut paths = serde_json::Map::new();
     let mut gvs: Vec<(&str, &str)> = vec![("", "v1")];
-    gvs.extend(resources::groups());
+    for (g, vs) in resources::group_versions() {
+        gvs.extend(vs.into_iter().map(|v| (g, v)));
+    }
     for (g, v) in gvs {
         let key = gv_key(g, v);
         paths.insert(
@@ -41,8 +43,8 @@ pub fn group_version(path: &str) -> Option<Value> {
         _ => return None,
     };
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES
-        .iter()
+    for r in resources::all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let prefix = if group.is_empty() {
