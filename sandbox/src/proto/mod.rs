@@ -158,9 +158,9 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
     Ok(obj)
 }
 
-/// The JSON of one message from `buf` (all of it). `raw_bytes` keeps bytes
-/// fields as base64 even where the decoder would interpret them.
-fn message(buf: &mut &[u8], idx: usize, depth: usize, raw_bytes: bool) -> Result<Value, String> {
+/// The JSON of one message from `buf` (all of it). `keep_zeros` keeps zero
+/// scalars (the envelope's fields, read as they are).
+fn message(buf: &mut &[u8], idx: usize, depth: usize, keep_zeros: bool) -> Result<Value, String> {
     if depth > MAX_DEPTH {
         return Err("protobuf nesting too deep".into());
     }
@@ -206,7 +206,7 @@ fn message(buf: &mut &[u8], idx: usize, depth: usize, raw_bytes: bool) -> Result
             }
         }
     }
-    if !raw_bytes {
+    if !keep_zeros {
         // Go's omitempty: zero singular scalars are not in the JSON.
         // Messages (an IntOrString 0, an empty struct) are values when sent.
         obj.retain(|k, v| {
