@@ -206,10 +206,40 @@ fn preserves(schema: &Value) -> bool {
 
 /// Applies `default`s and prunes undeclared fields, in place.
 pub fn default_and_prune(version: &Value, obj: &mut Value) {
-    walk_defaults(schema_of(version), obj, true);
+    walk_defaults(schema_of(version), obj, "", &mut Vec::new());
 }
 
-fn walk_defaults(schema: &Value, v: &mut Value, root: bool) {
+/// The fields of `obj` its schema does not declare (`spec.bogus`): what
+/// `fieldValidation=Strict`, kubectl's default, refuses instead of pruning.
+pub fn unknown_fields(version: &Value, obj: &Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    walk_defaults(schema_of(version), &mut obj.clone(), "", &mut unknown);
+    unknown
+}
+
+/// The 400 a strict decoder answers for unknown fields.
+pub fn strict_error(kind: &str, version: &str, unknown: &[String]) -> crate::status::ApiError {
+    let fields: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    crate::status::ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+        fields.join(", ")
+    ))
+}
+
+/// Defaults and prunes `v` (at `path`, empty for the object itself),
+/// recording the pruned fields in `unknown`.
+fn walk_defaults(schema: &Value, v: &mut Value, path: &str, unknown: &mut Vec<String>) {
+    let root = path.is_empty();
+    let child = |k: &str| {
+        if root {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
     match v {
         Value::Object(m) if schema["type"] == "object" || schema.get("properties").is_some() => {
             let props = schema["properties"].as_object();
@@ -230,9 +260,13 @@ fn walk_defaults(schema: &Value, v: &mut Value, root: bool) {
             {
                 m.retain(|k, _| {
                     // apiVersion, kind and metadata are the server's, always kept.
-                    (root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+                    let keep = (root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
                         || props.is_some_and(|p| p.contains_key(k))
-                        || additional.is_some()
+                        || additional.is_some();
+                    if !keep {
+                        unknown.push(child(k));
+                    }
+                    keep
                 });
             }
             for (k, x) in m.iter_mut() {
@@ -240,14 +274,14 @@ fn walk_defaults(schema: &Value, v: &mut Value, root: bool) {
                     continue;
                 }
                 if let Some(s) = props.and_then(|p| p.get(k)).or(additional) {
-                    walk_defaults(s, x, false);
+                    walk_defaults(s, x, &child(k), unknown);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(s) = schema.get("items") {
-                for x in items {
-                    walk_defaults(s, x, false);
+                for (i, x) in items.iter_mut().enumerate() {
+                    walk_defaults(s, x, &format!("{path}[{i}]"), unknown);
                 }
             }
         }
@@ -464,6 +498,16 @@ mod tests {
         );
         assert!(o.get("extra").is_none());
         assert_eq!(o["metadata"]["name"], "a");
+    }
+
+    #[test]
+    fn strict_validation_names_the_unknown_fields() {
+        let o = json!({"metadata": {"name": "a"}, "spec": {"size": 2, "bogus": 1, "free": {"x": 1}}, "extra": 1});
+        assert_eq!(unknown_fields(&version(), &o), ["extra", "spec.bogus"]);
+        assert_eq!(
+            strict_error("Widget", "v1", &unknown_fields(&version(), &o)).message,
+            "Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"extra\", unknown field \"spec.bogus\""
+        );
     }
 
     #[test]

@@ -1244,6 +1244,26 @@ fn custom_resource_definitions_are_served_from_their_schema() {
         texts(&out).1.trim(),
         "The Widget \"bad\" is invalid: \n* spec.mode: Unsupported value: \"odd\": supported values: \"fast\", \"slow\"\n* spec.size: Invalid value: 20: spec.size in body should be less than or equal to 10"
     );
+    // kubectl validates strictly by default: an undeclared field is a 400;
+    // without it, the field is pruned.
+    let extra = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: extra}\nspec: {size: 1, colour: red}\n";
+    let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(extra));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        texts(&out).1.contains("Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"spec.colour\""),
+        "{:?}",
+        texts(&out)
+    );
+    let out = c.kubectl_with(
+        &c.admin_kubeconfig,
+        &["apply", "--validate=false", "-f", "-"],
+        Some(extra),
+    );
+    assert!(out.status.success(), "{:?}", texts(&out));
+    assert_eq!(
+        c.get_json(&["widget", "extra"])["spec"],
+        serde_json::json!({"size": 1, "mode": "fast"})
+    );
     let none = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: none}\nspec: {}\n";
     let out = c.kubectl_with(&c.admin_kubeconfig, &["apply", "-f", "-"], Some(none));
     assert!(

@@ -457,6 +457,23 @@ fn create_object(
     Ok(respond_object(req, res, &created, 201))
 }
 
+/// `fieldValidation=Strict` (kubectl's default) on a custom resource:
+/// fields its schema does not declare are a 400, not pruned.
+fn strict_fields(req: &Request, res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let Some(version) = res.crd else {
+        return Ok(());
+    };
+    if req.param("fieldValidation") != Some("Strict") {
+        return Ok(());
+    }
+    let unknown = crd::unknown_fields(version, obj);
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(crd::strict_error(res.kind, res.version, &unknown))
+    }
+}
+
 pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
     if p.name.is_some() {
         return Err(ApiError::method_not_allowed(
@@ -466,6 +483,7 @@ pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     require_scope(p)?;
     let mut obj = parse_body(req)?;
     check_identity(p, &mut obj, None)?;
+    strict_fields(req, p.res, &obj)?;
     create_object(cluster, req, p, obj, None)
 }
 
@@ -473,6 +491,7 @@ pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     require_scope(p)?;
     let mut obj = parse_body(req)?;
     check_identity(p, &mut obj, Some(name_of(p)))?;
+    strict_fields(req, p.res, &obj)?;
     let res = p.res;
     let new = to_storage(res, obj);
     let (mgr, av) = (manager(req), res.api_version());
@@ -503,6 +522,7 @@ pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply
         if cluster.store.get(res, ns_of(p), name_of(p)).is_none() {
             let mut obj = body.clone();
             check_identity(p, &mut obj, Some(name_of(p)))?;
+            strict_fields(req, res, &obj)?;
             return create_object(cluster, req, p, obj, Some(&body));
         }
     }
@@ -514,6 +534,7 @@ pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply
             let mut served = to_served(res, old);
             patch::apply(pt, res, &mut served, &body)?;
             check_identity(p, &mut served, Some(name_of(p)))?;
+            strict_fields(req, res, &served)?;
             let mut merged = to_storage(res, served);
             if pt == PatchType::Apply {
                 managed::record_apply(Some(old), &body, &mut merged, &w, req.flag("force"))?;
