@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 
 use crate::cluster::Cluster;
-use crate::resources::{self, Conversion, ResourceType};
+use crate::resources::{Conversion, ResourceType, Types};
 use crate::store::now;
 
 /// A `'static` copy of `s`, shared by equal strings so that redefining a
@@ -169,12 +169,12 @@ fn types_of(crd: &Value) -> Vec<ResourceType> {
 }
 
 /// Serves the definition's versions (after a create or an update).
-pub fn register(crd: &Value) {
+pub fn register(types: &Types, crd: &Value) {
     let group = crd["spec"]["group"].as_str().unwrap_or("");
     let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or("");
-    resources::unregister(group, plural);
+    types.unregister(group, plural);
     for t in types_of(crd) {
-        resources::register(t);
+        types.register(t);
     }
 }
 
@@ -183,7 +183,9 @@ pub fn register(crd: &Value) {
 pub fn remove(cluster: &Cluster, crd: &Value) {
     let group = crd["spec"]["group"].as_str().unwrap_or("");
     let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or("");
-    if let Some(t) = resources::all()
+    if let Some(t) = cluster
+        .types
+        .all()
         .into_iter()
         .find(|r| r.crd.is_some() && r.group == group && r.plural == plural)
     {
@@ -193,7 +195,7 @@ pub fn remove(cluster: &Cluster, crd: &Value) {
             let _ = cluster.store.delete(t, ns, name, None, None, false);
         }
     }
-    resources::unregister(group, plural);
+    cluster.types.unregister(group, plural);
 }
 
 fn schema_of(version: &Value) -> &Value {

@@ -130,6 +130,7 @@ mod tests {
             tokens: Default::default(),
             settings: Settings::default(),
             server_address: "127.0.0.1:0".into(),
+            types: Default::default(),
         });
         crate::server::apply_yaml(
             &cluster,

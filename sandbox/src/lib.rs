@@ -39,12 +39,9 @@ pub mod validation;
 
 pub use cluster::{Cluster, Settings};
 
-/// Changes when the served API changes, for clients that cache discovery.
-pub fn discovery_hash() -> String {
-    format!(
-        "sandbox-{}-{}",
-        env!("CARGO_PKG_VERSION"),
-        resources::generation()
-    )
+/// Changes when the served API changes, for clients that cache discovery:
+/// `generation` counts the changes to a sandbox's defined types.
+pub fn discovery_hash(generation: usize) -> String {
+    format!("sandbox-{}-{generation}", env!("CARGO_PKG_VERSION"))
 }
 pub use server::{Options, Sandbox};

@@ -312,6 +312,7 @@ mod tests {
             tokens: Default::default(),
             settings: Settings::default(),
             server_address: "127.0.0.1:0".into(),
+            types: Default::default(),
         });
         let nss = "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ci}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n";
         crate::server::apply_yaml(&cluster, nss).unwrap();

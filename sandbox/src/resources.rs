@@ -352,61 +352,116 @@ pub static RESOURCES: &[ResourceType] = &[
     },
 ];
 
-/// The types CustomResourceDefinitions define (`crate::crd`), registered
-/// while their definition exists. Leaked: a type outlives any request that
-/// found it, and definitions are few. Process-wide, like the built-in
-/// table: sandboxes in one process share them.
-static DYNAMIC: std::sync::RwLock<Vec<&'static ResourceType>> = std::sync::RwLock::new(Vec::new());
-
-/// Every served type: the built-in ones, then those of CustomResourceDefinitions.
-pub fn all() -> Vec<&'static ResourceType> {
-    let dynamic = DYNAMIC.read().unwrap_or_else(|e| e.into_inner());
-    RESOURCES.iter().chain(dynamic.iter().copied()).collect()
+/// The types one sandbox serves: the built-in ones and those its
+/// CustomResourceDefinitions define (`crate::crd`), registered while their
+/// definition exists. A registered type is leaked: it outlives any request
+/// that found it, and definitions are few.
+#[derive(Default)]
+pub struct Types {
+    dynamic: std::sync::RwLock<Vec<&'static ResourceType>>,
+    generation: std::sync::atomic::AtomicUsize,
 }
 
-/// Serves `t` (replacing a type of the same group, version and plural).
-/// A built-in type is never replaced: false then.
-pub fn register(t: ResourceType) -> bool {
-    if RESOURCES
-        .iter()
-        .any(|r| r.group == t.group && r.version == t.version && r.plural == t.plural)
-    {
-        return false;
+impl Types {
+    fn dynamic(&self) -> Vec<&'static ResourceType> {
+        self.dynamic
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
-    let mut dynamic = DYNAMIC.write().unwrap_or_else(|e| e.into_inner());
-    dynamic.retain(|r| !(r.group == t.group && r.version == t.version && r.plural == t.plural));
-    dynamic.push(Box::leak(Box::new(t)));
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    true
+
+    /// Every served type: the built-in ones, then those of definitions.
+    pub fn all(&self) -> Vec<&'static ResourceType> {
+        RESOURCES.iter().chain(self.dynamic()).collect()
+    }
+
+    /// Serves `t`, replacing a defined type of the same group, version and
+    /// plural. A built-in type is never replaced: false then.
+    pub fn register(&self, t: ResourceType) -> bool {
+        if find(t.group, t.version, t.plural).is_some() {
+            return false;
+        }
+        let mut dynamic = self.dynamic.write().unwrap_or_else(|e| e.into_inner());
+        dynamic.retain(|r| !(r.group == t.group && r.version == t.version && r.plural == t.plural));
+        dynamic.push(Box::leak(Box::new(t)));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// Stops serving the defined types of `group`/`plural` (every version).
+    pub fn unregister(&self, group: &str, plural: &str) {
+        let mut dynamic = self.dynamic.write().unwrap_or_else(|e| e.into_inner());
+        dynamic.retain(|r| !(r.group == group && r.plural == plural));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts changes to the defined types: part of the discovery hash, so
+    /// clients that cache discovery see new types.
+    pub fn generation(&self) -> usize {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The type served at `group/version/plural`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+        find(group, version, plural).or_else(|| {
+            self.dynamic()
+                .into_iter()
+                .find(|r| r.group == group && r.version == version && r.plural == plural)
+        })
+    }
+
+    /// The type of `apiVersion` + `kind`, as found in a manifest.
+    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+        let (group, version) = split_api_version(api_version);
+        by_kind(api_version, kind).or_else(|| {
+            self.dynamic()
+                .into_iter()
+                .find(|r| r.group == group && r.version == version && r.kind == kind)
+        })
+    }
+
+    /// The API groups served, in discovery order, each with its preferred version.
+    pub fn groups(&self) -> Vec<(&'static str, &'static str)> {
+        self.group_versions()
+            .into_iter()
+            .map(|(g, vs)| (g, vs[0]))
+            .collect()
+    }
+
+    /// The API groups served, in discovery order, each with its versions,
+    /// preferred first: GA before beta before alpha, higher numbers first, as
+    /// Kubernetes orders versions (`version.CompareKubeAwareVersionStrings`).
+    pub fn group_versions(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+        for r in self.all().into_iter().filter(|r| !r.group.is_empty()) {
+            match out.iter_mut().find(|(g, _)| *g == r.group) {
+                Some((_, vs)) if !vs.contains(&r.version) => vs.push(r.version),
+                Some(_) => {}
+                None => out.push((r.group, vec![r.version])),
+            }
+        }
+        for (_, vs) in &mut out {
+            vs.sort_by_key(|v| std::cmp::Reverse(version_rank(v)));
+        }
+        out
+    }
 }
 
-/// Stops serving the dynamic types of `group`/`plural` (every version).
-pub fn unregister(group: &str, plural: &str) {
-    let mut dynamic = DYNAMIC.write().unwrap_or_else(|e| e.into_inner());
-    dynamic.retain(|r| !(r.group == group && r.plural == plural));
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
-
-static GENERATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Counts changes to the dynamic types: part of the discovery hash, so
-/// clients that cache discovery see new types.
-pub fn generation() -> usize {
-    GENERATION.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// The type served at `group/version/plural`.
+/// The built-in type served at `group/version/plural` (a sandbox's
+/// defined types too: [`Types::find`]).
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
-    all()
-        .into_iter()
+    RESOURCES
+        .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
-/// The type of `apiVersion` + `kind`, as found in a manifest.
+/// The built-in type of `apiVersion` + `kind`, as found in a manifest.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
     let (group, version) = split_api_version(api_version);
-    all()
-        .into_iter()
+    RESOURCES
+        .iter()
         .find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
@@ -418,30 +473,9 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
-/// The API groups served, in discovery order, each with its preferred version.
+/// The built-in API groups, each with its preferred version.
 pub fn groups() -> Vec<(&'static str, &'static str)> {
-    group_versions()
-        .into_iter()
-        .map(|(g, vs)| (g, vs[0]))
-        .collect()
-}
-
-/// The API groups served, in discovery order, each with its versions,
-/// preferred first: GA before beta before alpha, higher numbers first, as
-/// Kubernetes orders versions (`version.CompareKubeAwareVersionStrings`).
-pub fn group_versions() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
-    for r in all().into_iter().filter(|r| !r.group.is_empty()) {
-        match out.iter_mut().find(|(g, _)| *g == r.group) {
-            Some((_, vs)) if !vs.contains(&r.version) => vs.push(r.version),
-            Some(_) => {}
-            None => out.push((r.group, vec![r.version])),
-        }
-    }
-    for (_, vs) in &mut out {
-        vs.sort_by_key(|v| std::cmp::Reverse(version_rank(v)));
-    }
-    out
+    Types::default().groups()
 }
 
 /// `v2` > `v1` > `v1beta2` > `v1beta1` > `v1alpha1`.
@@ -486,6 +520,57 @@ mod tests {
         assert_eq!(e.storage().api_version(), "v1");
         let d = find("apps", "v1", "deployments").unwrap();
         assert!(std::ptr::eq(d.storage(), d));
+    }
+
+    #[test]
+    fn defined_types_belong_to_one_sandbox_and_never_shadow_built_ins() {
+        let (a, b) = (Types::default(), Types::default());
+        let widget = || ResourceType {
+            custom: true,
+            ..rt(
+                "example.com",
+                "v1beta1",
+                "widgets",
+                "widget",
+                "Widget",
+                true,
+            )
+        };
+        assert!(a.register(widget()));
+        assert_eq!(
+            a.find("example.com", "v1beta1", "widgets").unwrap().kind,
+            "Widget"
+        );
+        assert!(a.by_kind("example.com/v1beta1", "Widget").is_some());
+        assert!(b.find("example.com", "v1beta1", "widgets").is_none());
+        assert!(find("example.com", "v1beta1", "widgets").is_none());
+        assert!(
+            a.group_versions()
+                .contains(&("example.com", vec!["v1beta1"]))
+        );
+        let before = a.generation();
+        let route = ResourceType {
+            custom: true,
+            ..rt(
+                "gateway.networking.k8s.io",
+                "v1",
+                "httproutes",
+                "httproute",
+                "HTTPRoute",
+                true,
+            )
+        };
+        assert!(!a.register(route), "a built-in type is never replaced");
+        a.unregister("example.com", "widgets");
+        assert!(a.find("example.com", "v1beta1", "widgets").is_none());
+        assert!(a.generation() > before);
+    }
+
+    #[test]
+    fn versions_are_preferred_as_kubernetes_orders_them() {
+        let mut v = vec!["v1alpha1", "v1beta1", "v2", "v1", "v1beta2"];
+        v.sort_by_key(|v| std::cmp::Reverse(version_rank(v)));
+        assert_eq!(v, ["v2", "v1", "v1beta2", "v1beta1", "v1alpha1"]);
     }
 
     #[test]

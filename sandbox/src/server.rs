@@ -216,6 +216,7 @@ impl Sandbox {
             tokens,
             settings: opts.settings.clone(),
             server_address: addr.to_string(),
+            types: Default::default(),
         });
         seed(&cluster, &opts)?;
         controllers::spawn_all(&cluster);

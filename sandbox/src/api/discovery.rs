@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{self, ResourceType};
+use crate::resources::{ResourceType, Types};
 
 /// The Kubernetes version the sandbox speaks. The installed kubectl picks its
 /// matching minor from this, so it names a release kubectl knows.
@@ -37,16 +37,18 @@ fn group_json(group: &str, versions: &[&str]) -> Value {
     json!({ "name": group, "versions": all, "preferredVersion": gv(versions[0]) })
 }
 
-pub fn groups() -> Value {
-    let groups: Vec<Value> = resources::group_versions()
+pub fn groups(types: &Types) -> Value {
+    let groups: Vec<Value> = types
+        .group_versions()
         .into_iter()
         .map(|(g, vs)| group_json(g, &vs))
         .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
-pub fn group(name: &str) -> Option<Value> {
-    let (g, vs) = resources::group_versions()
+pub fn group(types: &Types, name: &str) -> Option<Value> {
+    let (g, vs) = types
+        .group_versions()
         .into_iter()
         .find(|(g, _)| *g == name)?;
     let mut doc = group_json(g, &vs);
@@ -89,9 +91,10 @@ fn subresources(r: &ResourceType) -> Vec<Value> {
 }
 
 /// `APIResourceList` for one group version, or None if not served.
-pub fn resources(group: &str, version: &str) -> Option<Value> {
+pub fn resources(types: &Types, group: &str, version: &str) -> Option<Value> {
     let mut list = Vec::new();
-    for r in resources::all()
+    for r in types
+        .all()
         .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
@@ -130,7 +133,7 @@ mod tests {
 
     #[test]
     fn resource_lists_carry_subresources_and_short_names() {
-        let apps = resources("apps", "v1").unwrap();
+        let apps = resources(&Types::default(), "apps", "v1").unwrap();
         let names: Vec<&str> = apps["resources"]
             .as_array()
             .unwrap()
@@ -140,7 +143,7 @@ mod tests {
         assert!(names.contains(&"deployments"));
         assert!(names.contains(&"deployments/scale"));
         assert!(names.contains(&"deployments/status"));
-        let core = resources("", "v1").unwrap();
+        let core = resources(&Types::default(), "", "v1").unwrap();
         assert_eq!(core["groupVersion"], "v1");
         let svc = core["resources"]
             .as_array()
@@ -149,12 +152,12 @@ mod tests {
             .find(|r| r["name"] == "services")
             .unwrap();
         assert_eq!(svc["shortNames"], json!(["svc"]));
-        assert!(resources("apps", "v2").is_none());
+        assert!(resources(&Types::default(), "apps", "v2").is_none());
     }
 
     #[test]
     fn groups_list_every_served_group() {
-        let g = groups();
+        let g = groups(&Types::default());
         let names: Vec<&str> = g["groups"]
             .as_array()
             .unwrap()
@@ -170,9 +173,9 @@ mod tests {
             assert!(names.contains(&want), "{want}");
         }
         assert_eq!(
-            group("apps").unwrap()["preferredVersion"]["groupVersion"],
+            group(&Types::default(), "apps").unwrap()["preferredVersion"]["groupVersion"],
             "apps/v1"
         );
-        assert!(group("nope").is_none());
+        assert!(group(&Types::default(), "nope").is_none());
     }
 }

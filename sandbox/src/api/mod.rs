@@ -117,7 +117,7 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
         Ok(u) => u,
         Err(e) => return e.into(),
     };
-    let route = route::parse(&req.path);
+    let route = route::parse(&req.path, &cluster.types);
     let (verb, resource) = match &route {
         Route::Resource(p) => (
             verb_of(&req, p),
@@ -155,15 +155,15 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
         Route::Version => Reply::ok(discovery::version()),
         Route::Health => Reply::Text(200, "text/plain", "ok".into()),
         Route::CoreVersions => Reply::ok(discovery::core_versions(&cluster.server_address)),
-        Route::Groups => Reply::ok(discovery::groups()),
-        Route::Group(g) => discovery::group(&g)
+        Route::Groups => Reply::ok(discovery::groups(&cluster.types)),
+        Route::Group(g) => discovery::group(&cluster.types, &g)
             .map(Reply::ok)
             .unwrap_or_else(|| not_found(&req.path)),
-        Route::Resources(g, v) => discovery::resources(&g, &v)
+        Route::Resources(g, v) => discovery::resources(&cluster.types, &g, &v)
             .map(Reply::ok)
             .unwrap_or_else(|| not_found(&req.path)),
-        Route::OpenApiV3(path) if path.is_empty() => Reply::ok(openapi::root()),
-        Route::OpenApiV3(path) => openapi::group_version(&path)
+        Route::OpenApiV3(path) if path.is_empty() => Reply::ok(openapi::root(&cluster.types)),
+        Route::OpenApiV3(path) => openapi::group_version(&cluster.types, &path)
             .map(Reply::ok)
             .unwrap_or_else(|| not_found(&req.path)),
         Route::OpenApiV2 | Route::NotFound => not_found(&req.path),

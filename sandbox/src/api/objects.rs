@@ -196,9 +196,9 @@ fn custom_rules(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
 }
 
 /// After a definition is written: its versions are served as written.
-fn after_write(res: &ResourceType, obj: &Value, dry_run: bool) {
+fn after_write(cluster: &Cluster, res: &ResourceType, obj: &Value, dry_run: bool) {
     if is_crd(res) && !dry_run {
-        crd::register(obj);
+        crd::register(&cluster.types, obj);
     }
 }
 
@@ -453,7 +453,7 @@ fn create_object(
     custom_rules(res, &obj)?;
     let stored = to_storage(res, obj);
     let created = cluster.store.create(res, stored, req.dry_run())?;
-    after_write(res, &created, req.dry_run());
+    after_write(cluster, res, &created, req.dry_run());
     Ok(respond_object(req, res, &created, 201))
 }
 
@@ -503,7 +503,7 @@ pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
             managed::record_update(Some(old), &mut new, &w);
             Ok(new)
         })?;
-    after_write(res, &updated, req.dry_run());
+    after_write(cluster, res, &updated, req.dry_run());
     Ok(respond_object(req, res, &updated, 200))
 }
 
@@ -545,7 +545,7 @@ pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply
             }
             Ok(new)
         })?;
-    after_write(res, &updated, req.dry_run());
+    after_write(cluster, res, &updated, req.dry_run());
     Ok(respond_object(req, res, &updated, 200))
 }
 
@@ -578,7 +578,9 @@ fn delete_options(req: &Request) -> DeleteOptions {
 
 /// Removes `owner_uid` from the ownerReferences of everything in `ns`.
 fn orphan_dependents(cluster: &Cluster, ns: &str, owner_uid: &str) {
-    for res in crate::resources::all()
+    for res in cluster
+        .types
+        .all()
         .into_iter()
         .filter(|r| r.conversion == Conversion::None && r.namespaced)
     {
@@ -612,7 +614,9 @@ fn delete_namespace(
         return Err(ApiError::not_found(p.res, ns));
     }
     if !dry_run {
-        for res in crate::resources::all()
+        for res in cluster
+            .types
+            .all()
             .into_iter()
             .filter(|r| r.conversion == Conversion::None && r.namespaced)
         {
@@ -725,7 +729,7 @@ pub fn delete_collection(
 pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError> {
     let api_version = obj["apiVersion"].as_str().unwrap_or("");
     let kind = obj["kind"].as_str().unwrap_or("");
-    let res = crate::resources::by_kind(api_version, kind).ok_or_else(|| {
+    let res = cluster.types.by_kind(api_version, kind).ok_or_else(|| {
         ApiError::bad_request(format!(
             "no kind \"{kind}\" is registered for version \"{api_version}\""
         ))
