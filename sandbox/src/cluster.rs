@@ -6,6 +6,7 @@ use crate::auth::Tokens;
 use crate::defaults::Allocator;
 use crate::faults::Faults;
 use crate::requests::Requests;
+use crate::resources::Types;
 use crate::store::Store;
 
 /// Behaviour knobs of the simulated cluster.
@@ -79,4 +80,6 @@ pub struct Cluster {
     pub settings: Settings,
     /// `127.0.0.1:PORT`, for discovery documents.
     pub server_address: String,
+    /// The types served, built in and defined by CustomResourceDefinitions.
+    pub types: Types,
 }

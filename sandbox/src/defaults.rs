@@ -81,6 +81,7 @@ pub fn apply(kind: &str, obj: &mut Value, alloc: &Allocator) {
             }
         }
         "Lease" => set_default(obj, "spec", json!({})),
+        "Secret" => set_default(obj, "type", json!("Opaque")),
         _ => {}
     }
 }
@@ -124,8 +125,9 @@ fn pod_spec(spec: &mut Value) {
     set_default(spec, "dnsPolicy", json!("ClusterFirst"));
     set_default(spec, "schedulerName", json!("default-scheduler"));
     set_default(spec, "securityContext", json!({}));
+    // `get_mut`, not indexing: `spec[list]` would insert a null.
     for list in ["initContainers", "containers"] {
-        if let Some(cs) = spec[list].as_array_mut() {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             cs.iter_mut().for_each(container);
         }
     }
@@ -144,7 +146,7 @@ fn container(c: &mut Value) {
     set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(c, "terminationMessagePolicy", json!("File"));
     set_default(c, "resources", json!({}));
-    if let Some(ports) = c["ports"].as_array_mut() {
+    if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             set_default(p, "protocol", json!("TCP"));
         }
@@ -169,7 +171,7 @@ fn service(obj: &mut Value, alloc: &Allocator) {
         set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
     }
     let node_ports = matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer"));
-    if let Some(ports) = spec["ports"].as_array_mut() {
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             set_default(p, "protocol", json!("TCP"));
             let port = p["port"].clone();

@@ -17,10 +17,15 @@ pub mod api;
 pub mod auth;
 pub mod cluster;
 pub mod controllers;
+pub mod crd;
 pub mod defaults;
+pub mod events;
 pub mod faults;
 pub mod kubeconfig;
+pub mod managed;
+pub mod node;
 pub mod patch;
+pub mod proto;
 pub mod rbac;
 pub mod requests;
 pub mod resources;
@@ -34,8 +39,9 @@ pub mod validation;
 
 pub use cluster::{Cluster, Settings};
 
-/// Changes when the served API changes, for clients that cache discovery.
-pub fn discovery_hash() -> String {
-    format!("sandbox-{}", env!("CARGO_PKG_VERSION"))
+/// Changes when the served API changes, for clients that cache discovery:
+/// `generation` counts the changes to a sandbox's defined types.
+pub fn discovery_hash(generation: usize) -> String {
+    format!("sandbox-{}-{generation}", env!("CARGO_PKG_VERSION"))
 }
 pub use server::{Options, Sandbox};

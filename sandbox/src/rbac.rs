@@ -49,16 +49,18 @@ impl<'a> Attributes<'a> {
     }
 }
 
-/// The groups every authenticated user is in, plus a service account's own:
-/// `system:serviceaccounts` and `system:serviceaccounts:NS`.
+/// A service account's own groups, `system:serviceaccounts` and
+/// `system:serviceaccounts:NS`, then `system:authenticated`, which every
+/// authenticated user is in: in the order the real server lists them.
 pub fn groups_of(user: &str) -> Vec<String> {
-    let mut groups = vec!["system:authenticated".to_string()];
+    let mut groups = Vec::new();
     if let Some(rest) = user.strip_prefix("system:serviceaccount:")
         && let Some((ns, _)) = rest.split_once(':')
     {
         groups.push("system:serviceaccounts".into());
         groups.push(format!("system:serviceaccounts:{ns}"));
     }
+    groups.push("system:authenticated".to_string());
     groups
 }
 
@@ -136,31 +138,159 @@ fn rbac(plural: &str) -> &'static ResourceType {
     find("rbac.authorization.k8s.io", "v1", plural).expect("RBAC types are served")
 }
 
-/// Whether the bindings in `store` allow `user` the request `a`.
+/// Whether the bindings in `store` allow `user` (with the groups its name
+/// implies) the request `a`.
 pub fn allows(store: &Store, user: &str, a: &Attributes) -> bool {
-    let groups = groups_of(user);
-    let grants = |binding: &Value, binding_ns: &str| {
+    allowed_by(store, user, &groups_of(user), a).is_some()
+}
+
+/// The group whose members may do anything, as kube-apiserver's
+/// privileged-groups authorizer has it (ahead of RBAC).
+pub const MASTERS: &str = "system:masters";
+
+/// Why the bindings allow `user` in `groups` the request `a`, as the real
+/// authorizer words it (`RBAC: allowed by RoleBinding "ci/switchyard" of Role
+/// "switchyard" to ServiceAccount "switchyard/ci"`); None if they do not.
+pub fn allowed_by(store: &Store, user: &str, groups: &[String], a: &Attributes) -> Option<String> {
+    if groups.iter().any(|g| g == MASTERS) {
+        return Some(String::new());
+    }
+    let (cluster_bindings, _) = store.list(rbac("clusterrolebindings"), None);
+    let namespaced = match a.namespace {
+        Some(ns) => store.list(rbac("rolebindings"), Some(ns)).0,
+        None => Vec::new(),
+    };
+    let all = cluster_bindings
+        .iter()
+        .map(|b| (b, ""))
+        .chain(namespaced.iter().map(|b| (b, a.namespace.unwrap_or(""))));
+    for (binding, binding_ns) in all {
+        let Some(subject) = binding["subjects"].as_array().and_then(|s| {
+            s.iter()
+                .find(|s| subject_matches(s, user, groups, binding_ns))
+        }) else {
+            continue;
+        };
+        if referenced_rules(store, binding, binding_ns)
+            .iter()
+            .any(|r| rule_allows(r, a))
+        {
+            return Some(reason(binding, binding_ns, subject));
+        }
+    }
+    None
+}
+
+fn reason(binding: &Value, binding_ns: &str, subject: &Value) -> String {
+    let name = binding["metadata"]["name"].as_str().unwrap_or("");
+    let (kind, binding_name) = match binding_ns {
+        "" => ("ClusterRoleBinding", name.to_string()),
+        // NAME/NAMESPACE, as rbac.go's roleBindingDescriber prints it.
+        ns => ("RoleBinding", format!("{name}/{ns}")),
+    };
+    let subject_name = match subject["kind"].as_str() {
+        Some("ServiceAccount") => format!(
+            "{}/{}",
+            subject["name"].as_str().unwrap_or(""),
+            subject["namespace"].as_str().unwrap_or(binding_ns)
+        ),
+        _ => subject["name"].as_str().unwrap_or("").to_string(),
+    };
+    format!(
+        "RBAC: allowed by {kind} \"{binding_name}\" of {} \"{}\" to {} \"{subject_name}\"",
+        binding["roleRef"]["kind"].as_str().unwrap_or(""),
+        binding["roleRef"]["name"].as_str().unwrap_or(""),
+        subject["kind"].as_str().unwrap_or(""),
+    )
+}
+
+/// Whether a rule allows `verb` on the non-resource URL `path` (`/healthz`,
+/// `/api/*`: a trailing `*` matches any suffix).
+pub fn non_resource_rule_allows(rule: &Value, verb: &str, path: &str) -> bool {
+    let verbs = &rule["verbs"];
+    if !has(verbs, verb) && !has(verbs, "*") {
+        return false;
+    }
+    rule["nonResourceURLs"].as_array().is_some_and(|urls| {
+        urls.iter()
+            .filter_map(Value::as_str)
+            .any(|u| match u.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => u == path,
+            })
+    })
+}
+
+/// The rules of every binding naming `user` in `groups` that apply in `ns`
+/// (cluster-wide ones and those of `ns`'s RoleBindings), as a
+/// SelfSubjectRulesReview lists them.
+pub fn rules_for(store: &Store, user: &str, groups: &[String], ns: &str) -> Vec<Value> {
+    let (cluster_bindings, _) = store.list(rbac("clusterrolebindings"), None);
+    let namespaced = if ns.is_empty() {
+        Vec::new()
+    } else {
+        store.list(rbac("rolebindings"), Some(ns)).0
+    };
+    let mut rules = Vec::new();
+    for (binding, binding_ns) in cluster_bindings
+        .iter()
+        .map(|b| (b, ""))
+        .chain(namespaced.iter().map(|b| (b, ns)))
+    {
         let named = binding["subjects"].as_array().is_some_and(|s| {
             s.iter()
-                .any(|s| subject_matches(s, user, &groups, binding_ns))
+                .any(|s| subject_matches(s, user, groups, binding_ns))
         });
-        named
-            && referenced_rules(store, binding, binding_ns)
-                .iter()
-                .any(|r| rule_allows(r, a))
-    };
-    let (cluster_bindings, _) = store.list(rbac("clusterrolebindings"), None);
-    if cluster_bindings.iter().any(|b| grants(b, "")) {
-        return true;
-    }
-    match a.namespace {
-        Some(ns) => {
-            let (bindings, _) = store.list(rbac("rolebindings"), Some(ns));
-            bindings.iter().any(|b| grants(b, ns))
+        if named {
+            rules.extend(referenced_rules(store, binding, binding_ns));
         }
-        None => false,
     }
+    rules
 }
+
+/// Whether any binding allows `user` in `groups` `verb` on the non-resource `path`.
+pub fn allows_non_resource(
+    store: &Store,
+    user: &str,
+    groups: &[String],
+    verb: &str,
+    path: &str,
+) -> bool {
+    groups.iter().any(|g| g == MASTERS)
+        || rules_for(store, user, groups, "")
+            .iter()
+            .any(|r| non_resource_rule_allows(r, verb, path))
+}
+
+/// What every cluster's RBAC bootstrap has and the sandbox's users rely on:
+/// `system:basic-user`, which lets every authenticated user ask what they
+/// may do (`kubectl auth can-i`) and who they are (`kubectl auth whoami`).
+/// (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go)
+pub const BOOTSTRAP: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:basic-user
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+  annotations: {rbac.authorization.kubernetes.io/autoupdate: "true"}
+rules:
+- apiGroups: [authentication.k8s.io]
+  resources: [selfsubjectreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [selfsubjectaccessreviews, selfsubjectrulesreviews]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:basic-user
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+  annotations: {rbac.authorization.kubernetes.io/autoupdate: "true"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:basic-user}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:authenticated}
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -182,6 +312,7 @@ mod tests {
             tokens: Default::default(),
             settings: Settings::default(),
             server_address: "127.0.0.1:0".into(),
+            types: Default::default(),
         });
         let nss = "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ci}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n";
         crate::server::apply_yaml(&cluster, nss).unwrap();
@@ -433,9 +564,9 @@ subjects:
         assert_eq!(
             groups_of(SA),
             [
-                "system:authenticated",
                 "system:serviceaccounts",
-                "system:serviceaccounts:ci"
+                "system:serviceaccounts:ci",
+                "system:authenticated"
             ]
         );
         assert_eq!(groups_of("alice"), ["system:authenticated"]);

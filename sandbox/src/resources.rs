@@ -33,6 +33,12 @@ pub struct ResourceType {
     /// A custom resource: no strategic merge patch, printed as Name/Age.
     pub custom: bool,
     pub conversion: Conversion,
+    /// A review (SelfSubjectAccessReview, ...): create only, never stored;
+    /// the answer is computed (`api::review`).
+    pub review: bool,
+    /// The CustomResourceDefinition version that defines this type (schema,
+    /// printer columns, subresources): `crate::crd`.
+    pub crd: Option<&'static serde_json::Value>,
 }
 
 impl ResourceType {
@@ -64,6 +70,9 @@ impl ResourceType {
 
     /// The verbs served, for discovery.
     pub fn verbs(&self) -> &'static [&'static str] {
+        if self.review {
+            return &["create"];
+        }
         &[
             "create",
             "delete",
@@ -99,6 +108,8 @@ const fn rt(
         generation: false,
         custom: false,
         conversion: Conversion::None,
+        review: false,
+        crd: None,
     }
 }
 
@@ -108,6 +119,11 @@ pub static RESOURCES: &[ResourceType] = &[
         short_names: &["ns"],
         status: true,
         ..rt("", "v1", "namespaces", "namespace", "Namespace", false)
+    },
+    ResourceType {
+        short_names: &["no"],
+        status: true,
+        ..rt("", "v1", "nodes", "node", "Node", false)
     },
     ResourceType {
         short_names: &["po"],
@@ -174,6 +190,21 @@ pub static RESOURCES: &[ResourceType] = &[
             "ReplicaSet",
             true,
         )
+    },
+    // Stored and served (`kubectl create job|cronjob`), but no controller
+    // runs them: the tools never create Jobs.
+    ResourceType {
+        categories: &["all"],
+        status: true,
+        generation: true,
+        ..rt("batch", "v1", "jobs", "job", "Job", true)
+    },
+    ResourceType {
+        short_names: &["cj"],
+        categories: &["all"],
+        status: true,
+        generation: true,
+        ..rt("batch", "v1", "cronjobs", "cronjob", "CronJob", true)
     },
     rt(
         "discovery.k8s.io",
@@ -244,6 +275,53 @@ pub static RESOURCES: &[ResourceType] = &[
         false,
     ),
     ResourceType {
+        short_names: &["crd", "crds"],
+        categories: &["api-extensions"],
+        status: true,
+        generation: true,
+        ..rt(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "customresourcedefinition",
+            "CustomResourceDefinition",
+            false,
+        )
+    },
+    ResourceType {
+        review: true,
+        ..rt(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+            "",
+            "SelfSubjectAccessReview",
+            false,
+        )
+    },
+    ResourceType {
+        review: true,
+        ..rt(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectrulesreviews",
+            "",
+            "SelfSubjectRulesReview",
+            false,
+        )
+    },
+    ResourceType {
+        review: true,
+        ..rt(
+            "authentication.k8s.io",
+            "v1",
+            "selfsubjectreviews",
+            "",
+            "SelfSubjectReview",
+            false,
+        )
+    },
+    ResourceType {
         categories: &["gateway-api"],
         status: true,
         generation: true,
@@ -274,14 +352,112 @@ pub static RESOURCES: &[ResourceType] = &[
     },
 ];
 
-/// The type served at `group/version/plural`.
+/// The types one sandbox serves: the built-in ones and those its
+/// CustomResourceDefinitions define (`crate::crd`), registered while their
+/// definition exists. A registered type is leaked: it outlives any request
+/// that found it, and definitions are few.
+#[derive(Default)]
+pub struct Types {
+    dynamic: std::sync::RwLock<Vec<&'static ResourceType>>,
+    generation: std::sync::atomic::AtomicUsize,
+}
+
+impl Types {
+    fn dynamic(&self) -> Vec<&'static ResourceType> {
+        self.dynamic
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every served type: the built-in ones, then those of definitions.
+    pub fn all(&self) -> Vec<&'static ResourceType> {
+        RESOURCES.iter().chain(self.dynamic()).collect()
+    }
+
+    /// Serves `t`, replacing a defined type of the same group, version and
+    /// plural. A built-in type is never replaced: false then.
+    pub fn register(&self, t: ResourceType) -> bool {
+        if find(t.group, t.version, t.plural).is_some() {
+            return false;
+        }
+        let mut dynamic = self.dynamic.write().unwrap_or_else(|e| e.into_inner());
+        dynamic.retain(|r| !(r.group == t.group && r.version == t.version && r.plural == t.plural));
+        dynamic.push(Box::leak(Box::new(t)));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// Stops serving the defined types of `group`/`plural` (every version).
+    pub fn unregister(&self, group: &str, plural: &str) {
+        let mut dynamic = self.dynamic.write().unwrap_or_else(|e| e.into_inner());
+        dynamic.retain(|r| !(r.group == group && r.plural == plural));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts changes to the defined types: part of the discovery hash, so
+    /// clients that cache discovery see new types.
+    pub fn generation(&self) -> usize {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The type served at `group/version/plural`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+        find(group, version, plural).or_else(|| {
+            self.dynamic()
+                .into_iter()
+                .find(|r| r.group == group && r.version == version && r.plural == plural)
+        })
+    }
+
+    /// The type of `apiVersion` + `kind`, as found in a manifest.
+    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+        let (group, version) = split_api_version(api_version);
+        by_kind(api_version, kind).or_else(|| {
+            self.dynamic()
+                .into_iter()
+                .find(|r| r.group == group && r.version == version && r.kind == kind)
+        })
+    }
+
+    /// The API groups served, in discovery order, each with its preferred version.
+    pub fn groups(&self) -> Vec<(&'static str, &'static str)> {
+        self.group_versions()
+            .into_iter()
+            .map(|(g, vs)| (g, vs[0]))
+            .collect()
+    }
+
+    /// The API groups served, in discovery order, each with its versions,
+    /// preferred first: GA before beta before alpha, higher numbers first, as
+    /// Kubernetes orders versions (`version.CompareKubeAwareVersionStrings`).
+    pub fn group_versions(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+        for r in self.all().into_iter().filter(|r| !r.group.is_empty()) {
+            match out.iter_mut().find(|(g, _)| *g == r.group) {
+                Some((_, vs)) if !vs.contains(&r.version) => vs.push(r.version),
+                Some(_) => {}
+                None => out.push((r.group, vec![r.version])),
+            }
+        }
+        for (_, vs) in &mut out {
+            vs.sort_by_key(|v| std::cmp::Reverse(version_rank(v)));
+        }
+        out
+    }
+}
+
+/// The built-in type served at `group/version/plural` (a sandbox's
+/// defined types too: [`Types::find`]).
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
-/// The type of `apiVersion` + `kind`, as found in a manifest.
+/// The built-in type of `apiVersion` + `kind`, as found in a manifest.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
     let (group, version) = split_api_version(api_version);
     RESOURCES
@@ -297,15 +473,25 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
-/// The API groups served, in discovery order, each with its one version.
+/// The built-in API groups, each with its preferred version.
 pub fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
-        if !r.group.is_empty() && !out.iter().any(|(g, _)| *g == r.group) {
-            out.push((r.group, r.version));
-        }
-    }
-    out
+    Types::default().groups()
+}
+
+/// `v2` > `v1` > `v1beta2` > `v1beta1` > `v1alpha1`.
+fn version_rank(v: &str) -> (u8, u32, u32) {
+    let rest = v.strip_prefix('v').unwrap_or(v);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let major = digits.parse().unwrap_or(0);
+    let tail = &rest[digits.len()..];
+    let (stability, minor) = if let Some(n) = tail.strip_prefix("beta") {
+        (1, n.parse().unwrap_or(0))
+    } else if let Some(n) = tail.strip_prefix("alpha") {
+        (0, n.parse().unwrap_or(0))
+    } else {
+        (2, 0)
+    };
+    (stability, major, minor)
 }
 
 #[cfg(test)]
@@ -334,6 +520,57 @@ mod tests {
         assert_eq!(e.storage().api_version(), "v1");
         let d = find("apps", "v1", "deployments").unwrap();
         assert!(std::ptr::eq(d.storage(), d));
+    }
+
+    #[test]
+    fn defined_types_belong_to_one_sandbox_and_never_shadow_built_ins() {
+        let (a, b) = (Types::default(), Types::default());
+        let widget = || ResourceType {
+            custom: true,
+            ..rt(
+                "example.com",
+                "v1beta1",
+                "widgets",
+                "widget",
+                "Widget",
+                true,
+            )
+        };
+        assert!(a.register(widget()));
+        assert_eq!(
+            a.find("example.com", "v1beta1", "widgets").unwrap().kind,
+            "Widget"
+        );
+        assert!(a.by_kind("example.com/v1beta1", "Widget").is_some());
+        assert!(b.find("example.com", "v1beta1", "widgets").is_none());
+        assert!(find("example.com", "v1beta1", "widgets").is_none());
+        assert!(
+            a.group_versions()
+                .contains(&("example.com", vec!["v1beta1"]))
+        );
+        let before = a.generation();
+        let route = ResourceType {
+            custom: true,
+            ..rt(
+                "gateway.networking.k8s.io",
+                "v1",
+                "httproutes",
+                "httproute",
+                "HTTPRoute",
+                true,
+            )
+        };
+        assert!(!a.register(route), "a built-in type is never replaced");
+        a.unregister("example.com", "widgets");
+        assert!(a.find("example.com", "v1beta1", "widgets").is_none());
+        assert!(a.generation() > before);
+    }
+
+    #[test]
+    fn versions_are_preferred_as_kubernetes_orders_them() {
+        let mut v = vec!["v1alpha1", "v1beta1", "v2", "v1", "v1beta2"];
+        v.sort_by_key(|v| std::cmp::Reverse(version_rank(v)));
+        assert_eq!(v, ["v2", "v1", "v1beta2", "v1beta1", "v1alpha1"]);
     }
 
     #[test]

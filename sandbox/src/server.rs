@@ -145,6 +145,28 @@ async fn serve_request(
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    let all = |name: &str| -> Vec<String> {
+        parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(String::from)
+            .collect()
+    };
+    let impersonation = crate::auth::Impersonation {
+        user: header("impersonate-user"),
+        groups: all("impersonate-group"),
+        uid: header("impersonate-uid"),
+        extra: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.as_str().strip_prefix("impersonate-extra-")?;
+                Some((key.to_string(), v.to_str().ok()?.to_string()))
+            })
+            .collect(),
+    };
     let request = api::Request {
         method: parts.method.clone(),
         path: parts.uri.path().to_string(),
@@ -152,6 +174,8 @@ async fn serve_request(
         accept: header("accept").unwrap_or_default(),
         content_type: header("content-type").unwrap_or_default(),
         authorization: header("authorization"),
+        user_agent: header("user-agent").unwrap_or_default(),
+        impersonation,
         body,
     };
     into_response(api::handle(&cluster, request).await)
@@ -196,6 +220,7 @@ impl Sandbox {
             tokens,
             settings: opts.settings.clone(),
             server_address: addr.to_string(),
+            types: Default::default(),
         });
         seed(&cluster, &opts)?;
         controllers::spawn_all(&cluster);
@@ -342,12 +367,29 @@ pub fn rolled_out(d: &Value) -> bool {
         && n("replicas") == want
 }
 
-/// Namespaces every cluster has, then the demo and `--apply` manifests.
+/// Namespaces every cluster has, the bootstrap RBAC every user relies on
+/// (`system:basic-user`), the Node, then the demo and `--apply` manifests.
 fn seed(cluster: &Arc<Cluster>, opts: &Options) -> Result<()> {
-    let mut docs: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease"]
-        .iter()
-        .map(|ns| format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))
-        .collect();
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        apply_yaml(
+            cluster,
+            &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+        )?;
+    }
+    // The node, as its kubelet registered it, and its heartbeat Lease.
+    let nodes = crate::resources::find("", "v1", "nodes").expect("nodes are served");
+    let now = jiff::Timestamp::now();
+    let version = crate::api::discovery::version();
+    let kubelet = version["gitVersion"].as_str().unwrap_or("");
+    let node = crate::node::object(&now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(), kubelet);
+    cluster
+        .store
+        .create(nodes, node, false)
+        .map_err(|e| anyhow::anyhow!("seeding the node: {}", e.message))?;
+    let lease = crate::node::lease(&now.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string());
+    api::objects::apply_manifest(cluster, lease)
+        .map_err(|e| anyhow::anyhow!("seeding the node lease: {}", e.message))?;
+    let mut docs = vec![crate::rbac::BOOTSTRAP.to_string()];
     if opts.demo {
         docs.push(include_str!("../demo/demo.yaml").to_string());
     }

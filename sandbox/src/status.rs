@@ -120,6 +120,49 @@ impl ApiError {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
+    /// A 403 for a request on `group`/`resource` that need not be a served
+    /// type (`users`, `groups` for impersonation), worded as `forbidden`.
+    pub fn forbidden_on(
+        user: &str,
+        verb: &str,
+        group: &str,
+        resource: &str,
+        sub: Option<&str>,
+        name: Option<&str>,
+        ns: Option<&str>,
+    ) -> Self {
+        let qualified = match group {
+            "" => resource.to_string(),
+            g => format!("{resource}.{g}"),
+        };
+        let full = match sub {
+            Some(s) => format!("{resource}/{s}"),
+            None => resource.to_string(),
+        };
+        let target = match name {
+            Some(n) => format!("{qualified} \"{n}\""),
+            None => qualified,
+        };
+        let scope = match ns {
+            Some(ns) => format!(" in the namespace \"{ns}\""),
+            None => " at the cluster scope".to_string(),
+        };
+        let mut d = json!({ "name": name.unwrap_or_default(), "kind": resource });
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        ApiError {
+            details: Some(d),
+            ..Self::new(
+                403,
+                "Forbidden",
+                format!(
+                    "{target} is forbidden: User \"{user}\" cannot {verb} resource \"{full}\" in API group \"{group}\"{scope}"
+                ),
+            )
+        }
+    }
+
     pub fn forbidden(
         user: &str,
         verb: &str,

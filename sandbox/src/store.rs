@@ -164,6 +164,14 @@ impl Store {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The lock, with a table for `res` (the types of CustomResourceDefinitions
+    /// get theirs when first used).
+    fn lock_table(&self, res: &'static ResourceType) -> std::sync::MutexGuard<'_, Inner> {
+        let mut inner = self.lock();
+        inner.tables.entry(table_key(res.storage())).or_default();
+        inner
+    }
+
     /// Subscribes to changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()
@@ -175,7 +183,7 @@ impl Store {
     }
 
     pub fn get(&self, res: &'static ResourceType, ns: &str, name: &str) -> Option<Obj> {
-        let inner = self.lock();
+        let inner = self.lock_table(res);
         inner.tables[&table_key(res.storage())]
             .get(&(ns.to_string(), name.to_string()))
             .cloned()
@@ -184,7 +192,7 @@ impl Store {
     /// Every object of a type (in one namespace, or all), in key order, with the
     /// resourceVersion of the snapshot.
     pub fn list(&self, res: &'static ResourceType, ns: Option<&str>) -> (Vec<Obj>, u64) {
-        let inner = self.lock();
+        let inner = self.lock_table(res);
         let table = &inner.tables[&table_key(res.storage())];
         let items = match ns {
             Some(ns) => table
@@ -223,7 +231,8 @@ impl Store {
         dry_run: bool,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
-        let mut inner = self.lock();
+        strip_nulls(&mut obj);
+        let mut inner = self.lock_table(res);
         let ns = meta_str(&obj, "namespace").to_string();
         if storage.namespaced {
             let nss = &inner.tables[&("", "namespaces")];
@@ -310,6 +319,7 @@ impl Store {
     }
 
     /// Replaces an object with what `f` makes of the current one, atomically.
+    /// Nulls are dropped from what is stored (see [`strip_nulls`]).
     ///
     /// If the new object carries a resourceVersion, it must equal the current one
     /// (409 Conflict otherwise): that is the optimistic lock every client relies on.
@@ -324,13 +334,14 @@ impl Store {
         f: impl FnOnce(&Obj) -> Result<Value, ApiError>,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
-        let mut inner = self.lock();
+        let mut inner = self.lock_table(res);
         let key = (ns.to_string(), name.to_string());
         let old = inner.tables[&table_key(storage)]
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found(res, name))?;
         let mut new = f(&old)?;
+        strip_nulls(&mut new);
         let asked_rv = meta_str(&new, "resourceVersion");
         if !asked_rv.is_empty() && asked_rv != meta_str(&old, "resourceVersion") {
             return Err(ApiError::conflict(res, name));
@@ -451,7 +462,7 @@ impl Store {
         grace_seconds: Option<i64>,
     ) -> Result<Obj, ApiError> {
         let storage = res.storage();
-        let mut inner = self.lock();
+        let mut inner = self.lock_table(res);
         let key = (ns.to_string(), name.to_string());
         let old = inner.tables[&table_key(storage)]
             .get(&key)
@@ -561,7 +572,7 @@ impl Store {
         res: &'static ResourceType,
         ns: Option<&str>,
     ) -> (Vec<Obj>, u64, broadcast::Receiver<Arc<Change>>) {
-        let inner = self.lock();
+        let inner = self.lock_table(res);
         let table = &inner.tables[&table_key(res.storage())];
         let items = table
             .iter()
@@ -586,8 +597,31 @@ impl Store {
     }
 }
 
+/// Removes every `null` member of every object in `v`, as the real server's
+/// decoding into Go structs does (a null is the zero value, which the encoder
+/// leaves out): `initContainers: null` or a template's `creationTimestamp:
+/// null` are never stored, so `-o yaml` and `kubectl diff` show none and two
+/// equal pod templates hash alike. Nulls inside lists are values and stay.
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nulls_are_not_stored_but_nulls_in_lists_are_values() {
+        let mut v = serde_json::json!({"a": null, "b": {"c": null, "d": [null, {"e": null}]}});
+        strip_nulls(&mut v);
+        assert_eq!(v, serde_json::json!({"b": {"d": [null, {}]}}));
+    }
     use super::*;
     use crate::resources::find;
 

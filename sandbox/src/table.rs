@@ -83,6 +83,93 @@ pub fn to_table(
     })
 }
 
+/// A Table from a CustomResourceDefinition's `additionalPrinterColumns`, as
+/// apiextensions' tableconvertor builds it: Name, then each column's
+/// `jsonPath` value (a `date` as an age, like the Age column).
+pub fn to_custom_table(
+    columns: &[Value],
+    objects: &[&Value],
+    list_meta: Value,
+    include: IncludeObject,
+    now: Timestamp,
+) -> Value {
+    let mut definitions = vec![NAME.definition()];
+    for c in columns {
+        definitions.push(json!({
+            "name": c["name"],
+            "type": c["type"],
+            "format": c["format"].as_str().unwrap_or(""),
+            "description": c["description"].as_str().unwrap_or(""),
+            "priority": c["priority"].as_i64().unwrap_or(0),
+        }));
+    }
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|obj| {
+            let mut cells = vec![name_of(obj)];
+            for c in columns {
+                let v = json_path(obj, c["jsonPath"].as_str().unwrap_or(""));
+                cells.push(match (c["type"].as_str(), v) {
+                    (Some("date"), Some(Value::String(t))) => {
+                        Value::from(since(t.parse().ok(), now))
+                    }
+                    (_, Some(Value::Array(a))) => Value::from(
+                        a.iter()
+                            .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    (_, Some(v)) => v.clone(),
+                    (_, None) => Value::Null,
+                });
+            }
+            let mut m = Map::new();
+            m.insert("cells".into(), Value::Array(cells));
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => {
+                    m.insert("object".into(), partial_object_metadata(obj));
+                }
+                IncludeObject::Object => {
+                    m.insert("object".into(), (*obj).clone());
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": if list_meta.is_object() { list_meta } else { json!({}) },
+        "columnDefinitions": definitions,
+        "rows": rows,
+    })
+}
+
+/// The value at a simple JSONPath (`.spec.hostnames`, `.status.parents[0].name`,
+/// `.spec.rules[*].host`): what printer columns use.
+fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = obj;
+    for seg in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+    {
+        let (field, index) = match seg.split_once('[') {
+            Some((f, rest)) => (f, rest.strip_suffix(']')),
+            None => (seg, None),
+        };
+        if !field.is_empty() {
+            cur = cur.get(field)?;
+        }
+        match index {
+            Some("*") | None => {}
+            Some(i) => cur = cur.get(i.parse::<usize>().ok()?)?,
+        }
+    }
+    Some(cur)
+}
+
 /// The row object for `includeObject=Metadata`: the apiserver's `meta.AsPartialObjectMetadata`,
 /// which keeps the whole ObjectMeta and drops everything else.
 fn partial_object_metadata(obj: &Value) -> Value {
@@ -366,6 +453,50 @@ const NAMESPACE_COLUMNS: &[Column] = &[
     AGE,
 ];
 
+// apiextensions' own: Name and Created At (the timestamp itself).
+const CRD_COLUMNS: &[Column] = &[NAME, col("Created At", "date", D_CREATION)];
+
+fn print_crd(crd: &Value, _: Timestamp) -> Row {
+    Row::new(vec![
+        name_of(crd),
+        Value::from(str_at(crd, &["metadata", "creationTimestamp"])),
+    ])
+}
+
+// pkg/printers/internalversion/printers.go, nodeColumnDefinitions.
+const NODE_COLUMNS: &[Column] = &[
+    NAME,
+    col("Status", "string", "The status of the node"),
+    col("Roles", "string", "The roles of the node"),
+    AGE,
+    col("Version", "string", "Kubelet Version reported by the node."),
+    wide(
+        "Internal-IP",
+        "string",
+        "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).",
+    ),
+    wide(
+        "External-IP",
+        "string",
+        "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).",
+    ),
+    wide(
+        "OS-Image",
+        "string",
+        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+    ),
+    wide(
+        "Kernel-Version",
+        "string",
+        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+    ),
+    wide(
+        "Container-Runtime",
+        "string",
+        "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+    ),
+];
+
 const EVENT_COLUMNS: &[Column] = &[
     col(
         "Last Seen",
@@ -534,6 +665,8 @@ fn printer_for(resource: &str) -> (&'static [Column], Printer) {
         "endpoints" => (ENDPOINTS_COLUMNS, print_endpoints),
         "endpointslices" => (ENDPOINTSLICE_COLUMNS, print_endpointslice),
         "namespaces" => (NAMESPACE_COLUMNS, print_namespace),
+        "nodes" => (NODE_COLUMNS, print_node),
+        "customresourcedefinitions" => (CRD_COLUMNS, print_crd),
         "events" => (EVENT_COLUMNS, print_event),
         "ingresses" => (INGRESS_COLUMNS, print_ingress),
         "leases" => (LEASE_COLUMNS, print_lease),
@@ -1007,6 +1140,48 @@ fn print_namespace(ns: &Value, now: Timestamp) -> Row {
         name_of(ns),
         Value::from(str_at(ns, &["status", "phase"])),
         age_of(ns, now),
+    ])
+}
+
+/// As `printNode`: Ready/NotReady (plus SchedulingDisabled), roles from the
+/// `node-role.kubernetes.io/ROLE` labels, the first addresses of each type.
+fn print_node(node: &Value, now: Timestamp) -> Row {
+    let conditions = arr_at(node, &["status", "conditions"]);
+    let mut status = match conditions.iter().find(|c| str_at(c, &["type"]) == "Ready") {
+        Some(c) if str_at(c, &["status"]) == "True" => "Ready".to_string(),
+        Some(_) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
+    };
+    if at(node, &["spec", "unschedulable"]).and_then(Value::as_bool) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let mut roles: Vec<&str> = node["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+        .collect();
+    roles.sort_unstable();
+    let address = |ty: &str| {
+        arr_at(node, &["status", "addresses"])
+            .iter()
+            .find(|a| str_at(a, &["type"]) == ty)
+            .map_or("<none>".to_string(), |a| {
+                str_at(a, &["address"]).to_string()
+            })
+    };
+    let info = |f: &str| Value::from(str_at(node, &["status", "nodeInfo", f]));
+    Row::new(vec![
+        name_of(node),
+        Value::from(status),
+        Value::from(or_none(&roles.join(","))),
+        age_of(node, now),
+        info("kubeletVersion"),
+        Value::from(address("InternalIP")),
+        Value::from(address("ExternalIP")),
+        info("osImage"),
+        info("kernelVersion"),
+        info("containerRuntimeVersion"),
     ])
 }
 

@@ -31,6 +31,14 @@ fn check_name(res: &ResourceType, name: &str, causes: &mut Causes) {
             is_dns1123_label(name) && name.starts_with(|c: char| c.is_ascii_lowercase()),
             "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
         ),
+        // RBAC names are path segments (`system:basic-user`):
+        // apimachinery's path.ValidatePathSegmentName.
+        "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => match name {
+            "." | ".." => (false, "may not be '.' or '..'"),
+            n if n.contains('/') => (false, "may not contain '/'"),
+            n if n.contains('%') => (false, "may not contain '%'"),
+            _ => (true, ""),
+        },
         "Namespace" => (
             is_dns1123_label(name),
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",

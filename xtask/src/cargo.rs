@@ -239,3 +239,19 @@ pub fn source_date_epoch(root: &Path) -> Option<u64> {
         .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
+
+/// `cargo metadata` with the dependency graph resolved (every package's
+/// source directory), for generators that read a dependency's source.
+pub fn metadata(ws: &Workspace) -> Result<Value> {
+    let out = cargo()
+        // Optional dependencies are in the graph only with their features.
+        .args(["metadata", "--format-version", "1", "--all-features"])
+        .current_dir(&ws.root)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed");
+    }
+    serde_json::from_slice(&out.stdout).context("reading cargo metadata")
+}

@@ -7,6 +7,8 @@
 //! - [`manifest`]: krew manifests rendered from `krew-manifests/templates/`, and
 //!   checked against krew's rules;
 //! - [`krew`]: installing from an archive the way `kubectl krew install` does.
+//! - [`proto_schema`]: `cargo xtask proto-schema`, the table kube-sandbox
+//!   decodes protobuf request bodies by.
 //! - [`bench`]: `cargo xtask bench`, the release binaries through the
 //!   benchmark harness in `bench/`.
 //!
@@ -20,6 +22,7 @@ pub mod docs;
 pub mod krew;
 pub mod manifest;
 pub mod pack;
+pub mod proto_schema;
 
 use std::path::{Path, PathBuf};
 

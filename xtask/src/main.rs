@@ -48,6 +48,8 @@ and an in-process kube-sandbox: switch, health-wait, fail-fast, scale, startup,
 sandbox. Needs kubectl on PATH. See bench/RESULTS.md."
     )]
     Bench(xtask::bench::Options),
+    /// Regenerate sandbox/src/proto/schema.rs from the k8s-pb and k8s-openapi sources.
+    ProtoSchema,
 }
 
 #[derive(clap::Args)]
@@ -99,6 +101,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dist(d) => dist(&ws, &d).map(|_| ()),
         Command::Manifests(m) => manifests(&ws, &m),
         Command::Bench(b) => xtask::bench::run(&ws, &b),
+        Command::ProtoSchema => {
+            let (pb, openapi, versions) = xtask::proto_schema::sources(&cargo::metadata(&ws)?)?;
+            let text = xtask::proto_schema::generate(&pb, &openapi, &versions)?;
+            let path = ws.root.join(xtask::proto_schema::OUTPUT);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", rel(&ws.root, &path));
+            Ok(())
+        }
         Command::Release {
             manifests: m,
             level,

@@ -5,6 +5,7 @@ mod bad_input;
 mod deploy;
 mod faults;
 mod history;
+mod impersonation;
 mod init;
 mod rbac;
 mod rollback;

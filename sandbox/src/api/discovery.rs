@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{self, RESOURCES, ResourceType};
+use crate::resources::{ResourceType, Types};
 
 /// The Kubernetes version the sandbox speaks. The installed kubectl picks its
 /// matching minor from this, so it names a release kubectl knows.
@@ -31,22 +31,27 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_json(group: &str, version: &str) -> Value {
-    let gv = json!({ "groupVersion": format!("{group}/{version}"), "version": version });
-    json!({ "name": group, "versions": [gv.clone()], "preferredVersion": gv })
+fn group_json(group: &str, versions: &[&str]) -> Value {
+    let gv = |v: &str| json!({ "groupVersion": format!("{group}/{v}"), "version": v });
+    let all: Vec<Value> = versions.iter().map(|v| gv(v)).collect();
+    json!({ "name": group, "versions": all, "preferredVersion": gv(versions[0]) })
 }
 
-pub fn groups() -> Value {
-    let groups: Vec<Value> = resources::groups()
+pub fn groups(types: &Types) -> Value {
+    let groups: Vec<Value> = types
+        .group_versions()
         .into_iter()
-        .map(|(g, v)| group_json(g, v))
+        .map(|(g, vs)| group_json(g, &vs))
         .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
-pub fn group(name: &str) -> Option<Value> {
-    let (g, v) = resources::groups().into_iter().find(|(g, _)| *g == name)?;
-    let mut doc = group_json(g, v);
+pub fn group(types: &Types, name: &str) -> Option<Value> {
+    let (g, vs) = types
+        .group_versions()
+        .into_iter()
+        .find(|(g, _)| *g == name)?;
+    let mut doc = group_json(g, &vs);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
     Some(doc)
@@ -86,10 +91,11 @@ fn subresources(r: &ResourceType) -> Vec<Value> {
 }
 
 /// `APIResourceList` for one group version, or None if not served.
-pub fn resources(group: &str, version: &str) -> Option<Value> {
+pub fn resources(types: &Types, group: &str, version: &str) -> Option<Value> {
     let mut list = Vec::new();
-    for r in RESOURCES
-        .iter()
+    for r in types
+        .all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let mut entry = json!({
@@ -127,7 +133,7 @@ mod tests {
 
     #[test]
     fn resource_lists_carry_subresources_and_short_names() {
-        let apps = resources("apps", "v1").unwrap();
+        let apps = resources(&Types::default(), "apps", "v1").unwrap();
         let names: Vec<&str> = apps["resources"]
             .as_array()
             .unwrap()
@@ -137,7 +143,7 @@ mod tests {
         assert!(names.contains(&"deployments"));
         assert!(names.contains(&"deployments/scale"));
         assert!(names.contains(&"deployments/status"));
-        let core = resources("", "v1").unwrap();
+        let core = resources(&Types::default(), "", "v1").unwrap();
         assert_eq!(core["groupVersion"], "v1");
         let svc = core["resources"]
             .as_array()
@@ -146,12 +152,12 @@ mod tests {
             .find(|r| r["name"] == "services")
             .unwrap();
         assert_eq!(svc["shortNames"], json!(["svc"]));
-        assert!(resources("apps", "v2").is_none());
+        assert!(resources(&Types::default(), "apps", "v2").is_none());
     }
 
     #[test]
     fn groups_list_every_served_group() {
-        let g = groups();
+        let g = groups(&Types::default());
         let names: Vec<&str> = g["groups"]
             .as_array()
             .unwrap()
@@ -167,9 +173,9 @@ mod tests {
             assert!(names.contains(&want), "{want}");
         }
         assert_eq!(
-            group("apps").unwrap()["preferredVersion"]["groupVersion"],
+            group(&Types::default(), "apps").unwrap()["preferredVersion"]["groupVersion"],
             "apps/v1"
         );
-        assert!(group("nope").is_none());
+        assert!(group(&Types::default(), "nope").is_none());
     }
 }

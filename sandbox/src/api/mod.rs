@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod objects;
 pub mod openapi;
 pub mod proxy;
+pub mod review;
 pub mod route;
 pub mod scale;
 pub mod watch;
@@ -33,6 +34,10 @@ pub struct Request {
     pub accept: String,
     pub content_type: String,
     pub authorization: Option<String>,
+    /// The User-Agent: names the field manager of a write without `fieldManager`.
+    pub user_agent: String,
+    /// `Impersonate-User`, `-Group`, `-Uid`, `-Extra-*`.
+    pub impersonation: auth::Impersonation,
     pub body: Bytes,
 }
 
@@ -104,11 +109,15 @@ fn verb_of(req: &Request, p: &ResourcePath) -> &'static str {
 
 /// Serves one request.
 pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
-    let user = match cluster.tokens.authenticate(req.authorization.as_deref()) {
+    let user = match cluster
+        .tokens
+        .authenticate(req.authorization.as_deref())
+        .and_then(|u| auth::impersonate(u, &cluster.store, &req.impersonation))
+    {
         Ok(u) => u,
         Err(e) => return e.into(),
     };
-    let route = route::parse(&req.path);
+    let route = route::parse(&req.path, &cluster.types);
     let (verb, resource) = match &route {
         Route::Resource(p) => (
             verb_of(&req, p),
@@ -156,15 +165,15 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
         Route::Version => Reply::ok(discovery::version()),
         Route::Health => Reply::Text(200, "text/plain", "ok".into()),
         Route::CoreVersions => Reply::ok(discovery::core_versions(&cluster.server_address)),
-        Route::Groups => Reply::ok(discovery::groups()),
-        Route::Group(g) => discovery::group(&g)
+        Route::Groups => Reply::ok(discovery::groups(&cluster.types)),
+        Route::Group(g) => discovery::group(&cluster.types, &g)
             .map(Reply::ok)
             .unwrap_or_else(|| not_found(&req.path)),
-        Route::Resources(g, v) => discovery::resources(&g, &v)
+        Route::Resources(g, v) => discovery::resources(&cluster.types, &g, &v)
             .map(Reply::ok)
             .unwrap_or_else(|| not_found(&req.path)),
-        Route::OpenApiV3(path) if path.is_empty() => Reply::ok(openapi::root()),
-        Route::OpenApiV3(path) => openapi::group_version(&path)
+        Route::OpenApiV3(path) if path.is_empty() => Reply::ok(openapi::root(&cluster.types)),
+        Route::OpenApiV3(path) => openapi::group_version(&cluster.types, &path)
             .map(Reply::ok)
             .unwrap_or_else(|| not_found(&req.path)),
         Route::OpenApiV2 | Route::NotFound => not_found(&req.path),
@@ -180,6 +189,9 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
                 p.ns.as_deref(),
             ) {
                 return e.into();
+            }
+            if p.res.review {
+                return review::create(cluster, &user, &req, &p).unwrap_or_else(Reply::from);
             }
             resource_request(cluster, &req, p, verb, decision.drop_watch_after)
                 .await

@@ -12,12 +12,12 @@ use super::route::ResourcePath;
 use super::{Reply, Request};
 use crate::cluster::Cluster;
 use crate::patch::{self, PatchType};
-use crate::resources::{Conversion, RESOURCES, ResourceType};
+use crate::resources::{Conversion, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::Obj;
 use crate::table::{self, IncludeObject};
-use crate::{defaults, validation};
+use crate::{crd, defaults, managed, validation};
 
 fn name_of(p: &ResourcePath) -> &str {
     p.name.as_deref().unwrap_or("")
@@ -39,8 +39,11 @@ fn require_scope(p: &ResourcePath) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn parse_body(req: &Request) -> Result<Value, ApiError> {
-    let v: Value = if req.content_type.contains("yaml") {
+pub fn parse_body(req: &Request) -> Result<Value, ApiError> {
+    let v: Value = if req.content_type.starts_with(crate::proto::MEDIA_TYPE) {
+        crate::proto::decode(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))?
+    } else if req.content_type.contains("yaml") {
         let text = std::str::from_utf8(&req.body)
             .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
         serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(e.to_string()))?
@@ -138,8 +141,65 @@ fn prepare_update(
         keep_allocated(old, &mut new);
     }
     defaults::apply(res.kind, &mut new, &cluster.alloc);
+    if let Some(version) = res.crd {
+        crd::default_and_prune(version, &mut new);
+    }
+    if is_crd(res) && sub != Some("status") {
+        definition_rules(&new)?;
+        new["status"] = match old.get("status") {
+            Some(s) if s["conditions"].is_array() => {
+                let mut s = s.clone();
+                s["acceptedNames"] = crd::established_status(&new)["acceptedNames"].clone();
+                s
+            }
+            _ => crd::established_status(&new),
+        };
+    }
     validation::validate(res, &new, Some(old))?;
+    custom_rules(res, &new)?;
     Ok(new)
+}
+
+fn is_crd(res: &ResourceType) -> bool {
+    res.group == "apiextensions.k8s.io" && res.kind == "CustomResourceDefinition"
+}
+
+fn definition_rules(obj: &Value) -> Result<(), ApiError> {
+    let causes = crd::validate_definition(obj);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let res = crate::resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .expect("served");
+    Err(ApiError::invalid(
+        res,
+        obj["metadata"]["name"].as_str().unwrap_or(""),
+        &causes,
+    ))
+}
+
+/// A custom resource against its definition's schema.
+fn custom_rules(res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let Some(version) = res.crd else {
+        return Ok(());
+    };
+    let causes = crd::validate(version, obj);
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            res,
+            obj["metadata"]["name"].as_str().unwrap_or(""),
+            &causes,
+        ))
+    }
+}
+
+/// After a definition is written: its versions are served as written.
+fn after_write(cluster: &Cluster, res: &ResourceType, obj: &Value, dry_run: bool) {
+    if is_crd(res) && !dry_run {
+        crd::register(&cluster.types, obj);
+    }
 }
 
 /// An update that leaves out the allocated ClusterIP and NodePorts keeps them,
@@ -171,20 +231,24 @@ fn keep_allocated(old: &Value, new: &mut Value) {
     }
 }
 
+/// The Table of `objects`: the real printers, or a definition's
+/// `additionalPrinterColumns`.
+fn table_of(req: &Request, res: &ResourceType, objects: &[&Value], meta: Value) -> Value {
+    let include = IncludeObject::from_query(req.param("includeObject"));
+    let now = jiff::Timestamp::now();
+    match res.crd.map(|v| &v["additionalPrinterColumns"]) {
+        Some(Value::Array(columns)) if !columns.is_empty() => {
+            table::to_custom_table(columns, objects, meta, include, now)
+        }
+        _ => table::to_table(res.plural, objects, meta, include, now),
+    }
+}
+
 fn respond_object(req: &Request, res: &ResourceType, obj: &Value, code: u16) -> Reply {
     let served = to_served(res, obj);
     if req.wants_table() {
         let meta = json!({ "resourceVersion": served["metadata"]["resourceVersion"] });
-        return Reply::Json(
-            code,
-            table::to_table(
-                res.plural,
-                &[&served],
-                meta,
-                IncludeObject::from_query(req.param("includeObject")),
-                jiff::Timestamp::now(),
-            ),
-        );
+        return Reply::Json(code, table_of(req, res, &[&served], meta));
     }
     Reply::Json(code, served)
 }
@@ -306,13 +370,7 @@ pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply,
     }
     if req.wants_table() {
         let refs: Vec<&Value> = listed.items.iter().collect();
-        return Ok(Reply::ok(table::to_table(
-            p.res.plural,
-            &refs,
-            meta,
-            IncludeObject::from_query(req.param("includeObject")),
-            jiff::Timestamp::now(),
-        )));
+        return Ok(Reply::ok(table_of(req, p.res, &refs, meta)));
     }
     // The real server leaves apiVersion/kind off list items.
     let items: Vec<Value> = listed
@@ -336,12 +394,29 @@ pub fn list(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply,
     Ok(Reply::ok(list))
 }
 
-/// Create-time rules shared by POST and server-side apply of a new object.
+/// The field manager of a write, for `managedFields`.
+fn writer<'a>(p: &'a ResourcePath, manager: &'a str, api_version: &'a str) -> managed::Writer<'a> {
+    managed::Writer {
+        manager,
+        api_version,
+        kind: p.res.kind,
+        custom: p.res.custom,
+        subresource: p.sub.as_deref(),
+    }
+}
+
+fn manager(req: &Request) -> String {
+    managed::manager_of(req.param("fieldManager"), &req.user_agent)
+}
+
+/// Create-time rules shared by POST and server-side apply of a new object
+/// (`applied`: the configuration, when it is an apply).
 fn create_object(
     cluster: &Cluster,
     req: &Request,
     p: &ResourcePath,
     mut obj: Value,
+    applied: Option<&Value>,
 ) -> Result<Reply, ApiError> {
     let res = p.res;
     if res.status {
@@ -357,11 +432,46 @@ fn create_object(
     if let Some(m) = obj["metadata"].as_object_mut() {
         m.remove("resourceVersion");
     }
+    let (mgr, av) = (manager(req), res.api_version());
+    let w = writer(p, &mgr, &av);
+    if let Some(cfg) = applied {
+        managed::record_apply(None, cfg, &mut obj, &w, req.flag("force"))?;
+    }
     defaults::apply(res.kind, &mut obj, &cluster.alloc);
+    if let Some(version) = res.crd {
+        crd::default_and_prune(version, &mut obj);
+    }
+    if is_crd(res) {
+        definition_rules(&obj)?;
+        obj["status"] = crd::established_status(&obj);
+    }
+    if applied.is_none() {
+        // What a create owns is the object as defaulted, as on a real server.
+        managed::record_update(None, &mut obj, &w);
+    }
     validation::validate(res, &obj, None)?;
+    custom_rules(res, &obj)?;
     let stored = to_storage(res, obj);
     let created = cluster.store.create(res, stored, req.dry_run())?;
+    after_write(cluster, res, &created, req.dry_run());
     Ok(respond_object(req, res, &created, 201))
+}
+
+/// `fieldValidation=Strict` (kubectl's default) on a custom resource:
+/// fields its schema does not declare are a 400, not pruned.
+fn strict_fields(req: &Request, res: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let Some(version) = res.crd else {
+        return Ok(());
+    };
+    if req.param("fieldValidation") != Some("Strict") {
+        return Ok(());
+    }
+    let unknown = crd::unknown_fields(version, obj);
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(crd::strict_error(res.kind, res.version, &unknown))
+    }
 }
 
 pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
@@ -373,20 +483,27 @@ pub fn create(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
     require_scope(p)?;
     let mut obj = parse_body(req)?;
     check_identity(p, &mut obj, None)?;
-    create_object(cluster, req, p, obj)
+    strict_fields(req, p.res, &obj)?;
+    create_object(cluster, req, p, obj, None)
 }
 
 pub fn update(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply, ApiError> {
     require_scope(p)?;
     let mut obj = parse_body(req)?;
     check_identity(p, &mut obj, Some(name_of(p)))?;
+    strict_fields(req, p.res, &obj)?;
     let res = p.res;
     let new = to_storage(res, obj);
+    let (mgr, av) = (manager(req), res.api_version());
+    let w = writer(p, &mgr, &av);
     let updated = cluster
         .store
         .update(res, ns_of(p), name_of(p), req.dry_run(), |old| {
-            prepare_update(cluster, res, old, new, p.sub.as_deref())
+            let mut new = prepare_update(cluster, res, old, new, p.sub.as_deref())?;
+            managed::record_update(Some(old), &mut new, &w);
+            Ok(new)
         })?;
+    after_write(cluster, res, &updated, req.dry_run());
     Ok(respond_object(req, res, &updated, 200))
 }
 
@@ -403,19 +520,32 @@ pub fn patch(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Reply
             ));
         }
         if cluster.store.get(res, ns_of(p), name_of(p)).is_none() {
-            let mut obj = body;
+            let mut obj = body.clone();
             check_identity(p, &mut obj, Some(name_of(p)))?;
-            return create_object(cluster, req, p, obj);
+            strict_fields(req, res, &obj)?;
+            return create_object(cluster, req, p, obj, Some(&body));
         }
     }
+    let (mgr, av) = (manager(req), res.api_version());
+    let w = writer(p, &mgr, &av);
     let updated = cluster
         .store
         .update(res, ns_of(p), name_of(p), req.dry_run(), |old| {
             let mut served = to_served(res, old);
             patch::apply(pt, res, &mut served, &body)?;
             check_identity(p, &mut served, Some(name_of(p)))?;
-            prepare_update(cluster, res, old, to_storage(res, served), p.sub.as_deref())
+            strict_fields(req, res, &served)?;
+            let mut merged = to_storage(res, served);
+            if pt == PatchType::Apply {
+                managed::record_apply(Some(old), &body, &mut merged, &w, req.flag("force"))?;
+            }
+            let mut new = prepare_update(cluster, res, old, merged, p.sub.as_deref())?;
+            if pt != PatchType::Apply {
+                managed::record_update(Some(old), &mut new, &w);
+            }
+            Ok(new)
         })?;
+    after_write(cluster, res, &updated, req.dry_run());
     Ok(respond_object(req, res, &updated, 200))
 }
 
@@ -424,10 +554,15 @@ struct DeleteOptions {
     propagation: String,
     rv: Option<String>,
     uid: Option<String>,
+    dry_run: bool,
 }
 
 fn delete_options(req: &Request) -> DeleteOptions {
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let body: Value = if req.body.is_empty() {
+        Value::Null
+    } else {
+        parse_body(req).unwrap_or(Value::Null)
+    };
     let pre = &body["preconditions"];
     DeleteOptions {
         propagation: body["propagationPolicy"]
@@ -437,13 +572,16 @@ fn delete_options(req: &Request) -> DeleteOptions {
             .to_string(),
         rv: pre["resourceVersion"].as_str().map(String::from),
         uid: pre["uid"].as_str().map(String::from),
+        dry_run: body["dryRun"] == json!(["All"]),
     }
 }
 
 /// Removes `owner_uid` from the ownerReferences of everything in `ns`.
 fn orphan_dependents(cluster: &Cluster, ns: &str, owner_uid: &str) {
-    for res in RESOURCES
-        .iter()
+    for res in cluster
+        .types
+        .all()
+        .into_iter()
         .filter(|r| r.conversion == Conversion::None && r.namespaced)
     {
         for o in cluster.store.list(res, Some(ns)).0 {
@@ -476,8 +614,10 @@ fn delete_namespace(
         return Err(ApiError::not_found(p.res, ns));
     }
     if !dry_run {
-        for res in RESOURCES
-            .iter()
+        for res in cluster
+            .types
+            .all()
+            .into_iter()
             .filter(|r| r.conversion == Conversion::None && r.namespaced)
         {
             for o in cluster.store.list(res, Some(ns)).0 {
@@ -504,10 +644,7 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
         ));
     }
     let opts = delete_options(req);
-    let dry_run = req.dry_run()
-        || serde_json::from_slice::<Value>(&req.body)
-            .ok()
-            .is_some_and(|b| b["dryRun"] == json!(["All"]));
+    let dry_run = req.dry_run() || opts.dry_run;
     let deleted = if p.res.kind == "Namespace" {
         delete_namespace(cluster, p, &opts, dry_run)?
     } else {
@@ -531,7 +668,38 @@ pub fn delete(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
         )?
     };
     // Dependents (ReplicaSets, Pods, EndpointSlices) go with the garbage collector.
-    Ok(respond_object(req, p.res, &deleted, 200))
+    let kept = deleted["metadata"].get("deletionTimestamp").is_some();
+    if is_crd(p.res) && !kept && !dry_run {
+        crd::remove(cluster, &deleted);
+    }
+    if kept || returns_deleted_object(p.res) {
+        return Ok(respond_object(req, p.res, &deleted, 200));
+    }
+    Ok(Reply::ok(deleted_status(p.res, &deleted)))
+}
+
+/// The registries that answer a delete with the object itself
+/// (`ReturnDeletedObject: true` in pkg/registry/core/{pod,service,
+/// serviceaccount}/storage; a Namespace is answered while it terminates).
+fn returns_deleted_object(res: &ResourceType) -> bool {
+    res.group.is_empty() && matches!(res.kind, "Pod" | "Service" | "ServiceAccount" | "Namespace")
+}
+
+/// What every other registry answers when the object is gone at once
+/// (registry/generic/registry/store.go, `finalizeDelete`): a `Success`
+/// Status whose details name it (`kind` is the resource, as there).
+fn deleted_status(res: &ResourceType, obj: &Value) -> Value {
+    let mut details = json!({
+        "name": obj["metadata"]["name"],
+        "kind": res.plural,
+        "uid": obj["metadata"]["uid"],
+    });
+    if !res.group.is_empty() {
+        details["group"] = json!(res.group);
+    }
+    let mut s = status::success();
+    s["details"] = details;
+    s
 }
 
 pub fn delete_collection(
@@ -561,7 +729,7 @@ pub fn delete_collection(
 pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError> {
     let api_version = obj["apiVersion"].as_str().unwrap_or("");
     let kind = obj["kind"].as_str().unwrap_or("");
-    let res = crate::resources::by_kind(api_version, kind).ok_or_else(|| {
+    let res = cluster.types.by_kind(api_version, kind).ok_or_else(|| {
         ApiError::bad_request(format!(
             "no kind \"{kind}\" is registered for version \"{api_version}\""
         ))
@@ -591,21 +759,27 @@ pub fn apply_manifest(cluster: &Arc<Cluster>, obj: Value) -> Result<(), ApiError
         accept: "application/json".into(),
         content_type: "application/json".into(),
         authorization: None,
+        user_agent: "kube-sandbox".into(),
+        impersonation: Default::default(),
         body: Default::default(),
     };
     let mut obj = obj;
     check_identity(&p, &mut obj, None)?;
-    match create_object(cluster, &req, &p, obj.clone()) {
+    match create_object(cluster, &req, &p, obj.clone(), None) {
         Err(e) if e.code == 409 => {
             let p = ResourcePath {
                 name: Some(name),
                 ..p
             };
             let new = to_storage(res, obj);
+            let av = res.api_version();
+            let w = writer(&p, "kube-sandbox", &av);
             cluster
                 .store
                 .update(res, ns_of(&p), name_of(&p), false, |old| {
-                    prepare_update(cluster, res, old, new, None)
+                    let mut new = prepare_update(cluster, res, old, new, None)?;
+                    managed::record_update(Some(old), &mut new, &w);
+                    Ok(new)
                 })?;
             Ok(())
         }

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{self, RESOURCES};
+use crate::resources::Types;
 
 fn gv_key(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -19,30 +19,33 @@ fn gv_key(group: &str, version: &str) -> String {
 }
 
 /// `/openapi/v3`: the group-versions and where their documents are.
-pub fn root() -> Value {
+pub fn root(types: &Types) -> Value {
     let mut paths = serde_json::Map::new();
     let mut gvs: Vec<(&str, &str)> = vec![("", "v1")];
-    gvs.extend(resources::groups());
+    for (g, vs) in types.group_versions() {
+        gvs.extend(vs.into_iter().map(|v| (g, v)));
+    }
     for (g, v) in gvs {
         let key = gv_key(g, v);
         paths.insert(
             key.clone(),
-            json!({ "serverRelativeURL": format!("/openapi/v3/{key}?hash={}", crate::discovery_hash()) }),
+            json!({ "serverRelativeURL": format!("/openapi/v3/{key}?hash={}", crate::discovery_hash(types.generation())) }),
         );
     }
     json!({ "paths": paths })
 }
 
 /// `/openapi/v3/api/v1`, `/openapi/v3/apis/G/V`.
-pub fn group_version(path: &str) -> Option<Value> {
+pub fn group_version(types: &Types, path: &str) -> Option<Value> {
     let (group, version) = match path.split('/').collect::<Vec<_>>().as_slice() {
         ["api", v] => ("", *v),
         ["apis", g, v] => (*g, *v),
         _ => return None,
     };
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES
-        .iter()
+    for r in types
+        .all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let prefix = if group.is_empty() {
@@ -96,7 +99,7 @@ mod tests {
 
     #[test]
     fn root_lists_every_group_version() {
-        let r = root();
+        let r = root(&Types::default());
         assert!(
             r["paths"]["api/v1"]["serverRelativeURL"]
                 .as_str()
@@ -113,7 +116,7 @@ mod tests {
 
     #[test]
     fn patch_operations_name_their_kind_and_field_validation() {
-        let doc = group_version("apis/apps/v1").unwrap();
+        let doc = group_version(&Types::default(), "apis/apps/v1").unwrap();
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
         assert!(
@@ -128,8 +131,8 @@ mod tests {
                 .get("application/strategic-merge-patch+json")
                 .is_none()
         );
-        let core = group_version("api/v1").unwrap();
+        let core = group_version(&Types::default(), "api/v1").unwrap();
         assert!(core["paths"].get("/api/v1/namespaces/{name}").is_some());
-        assert!(group_version("apis/nope/v1").is_none());
+        assert!(group_version(&Types::default(), "apis/nope/v1").is_none());
     }
 }

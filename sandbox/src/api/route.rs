@@ -1,7 +1,7 @@
 //! URL → what is addressed. Kubernetes paths are regular enough to parse by hand:
 //! `/api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB[/REST...]]]`, `/apis/G/V/...` alike.
 
-use crate::resources::{self, ResourceType};
+use crate::resources::{ResourceType, Types};
 
 /// A path that names a resource (collection, object or subresource).
 #[derive(Debug)]
@@ -36,7 +36,7 @@ pub enum Route {
 }
 
 /// Parses a request path (without query).
-pub fn parse(path: &str) -> Route {
+pub fn parse(path: &str, types: &Types) -> Route {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segs.as_slice() {
         ["version"] => Route::Version,
@@ -49,13 +49,13 @@ pub fn parse(path: &str) -> Route {
         ["apis", g] => Route::Group(g.to_string()),
         ["api", v] => Route::Resources(String::new(), v.to_string()),
         ["apis", g, v] => Route::Resources(g.to_string(), v.to_string()),
-        ["api", v, rest @ ..] => resource("", v, rest),
-        ["apis", g, v, rest @ ..] => resource(g, v, rest),
+        ["api", v, rest @ ..] => resource(types, "", v, rest),
+        ["apis", g, v, rest @ ..] => resource(types, g, v, rest),
         _ => Route::NotFound,
     }
 }
 
-fn resource(group: &str, version: &str, rest: &[&str]) -> Route {
+fn resource(types: &Types, group: &str, version: &str, rest: &[&str]) -> Route {
     let (ns, rest) = match rest {
         // `namespaces/X/status` is the namespace's own subresource, not a collection.
         ["namespaces", ns, plural, more @ ..] if !matches!(*plural, "status" | "finalize") => (
@@ -69,7 +69,7 @@ fn resource(group: &str, version: &str, rest: &[&str]) -> Route {
     let Some((plural, more)) = rest.split_first() else {
         return Route::NotFound;
     };
-    let Some(res) = resources::find(group, version, plural) else {
+    let Some(res) = types.find(group, version, plural) else {
         return Route::NotFound;
     };
     if ns.is_some() && !res.namespaced {
@@ -92,7 +92,7 @@ mod tests {
     use super::*;
 
     fn rp(path: &str) -> ResourcePath {
-        match parse(path) {
+        match parse(path, &Types::default()) {
             Route::Resource(r) => r,
             other => panic!("{path}: {other:?}"),
         }
@@ -120,16 +120,24 @@ mod tests {
 
     #[test]
     fn other_paths() {
-        assert!(matches!(parse("/version"), Route::Version));
-        assert!(matches!(parse("/apis"), Route::Groups));
-        assert!(
-            matches!(parse("/apis/apps/v1"), Route::Resources(g, v) if g == "apps" && v == "v1")
-        );
-        assert!(matches!(parse("/api/v1/widgets"), Route::NotFound));
         assert!(matches!(
-            parse("/api/v1/namespaces/x/namespaces"),
+            parse("/version", &Types::default()),
+            Route::Version
+        ));
+        assert!(matches!(parse("/apis", &Types::default()), Route::Groups));
+        assert!(
+            matches!(parse("/apis/apps/v1", &Types::default()), Route::Resources(g, v) if g == "apps" && v == "v1")
+        );
+        assert!(matches!(
+            parse("/api/v1/widgets", &Types::default()),
             Route::NotFound
         ));
-        assert!(matches!(parse("/sandbox/requests"), Route::Admin(p) if p == "requests"));
+        assert!(matches!(
+            parse("/api/v1/namespaces/x/namespaces", &Types::default()),
+            Route::NotFound
+        ));
+        assert!(
+            matches!(parse("/sandbox/requests", &Types::default()), Route::Admin(p) if p == "requests")
+        );
     }
 }

@@ -63,6 +63,21 @@ pub fn handle(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
         p.name.as_deref().unwrap_or(""),
     );
     let res = p.res;
+    // `.spec.replicas` becomes the scaler's, with subresource `scale`.
+    let manager = crate::managed::manager_of(req.param("fieldManager"), &req.user_agent);
+    let av = res.api_version();
+    let w = crate::managed::Writer {
+        manager: &manager,
+        api_version: &av,
+        kind: res.kind,
+        custom: res.custom,
+        subresource: Some("scale"),
+    };
+    let record = |old: &Value, new: Value| {
+        let mut new = new;
+        crate::managed::record_update(Some(old), &mut new, &w);
+        new
+    };
     let updated = match req.method {
         http::Method::GET => {
             let obj = cluster
@@ -75,7 +90,7 @@ pub fn handle(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
             let body: Value = serde_json::from_slice(&req.body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding Scale: {e}")))?;
             cluster.store.update(res, ns, name, req.dry_run(), |old| {
-                apply_scale(res, old, &body)
+                apply_scale(res, old, &body).map(|n| record(old, n))
             })?
         }
         http::Method::PATCH => {
@@ -89,7 +104,7 @@ pub fn handle(cluster: &Cluster, req: &Request, p: &ResourcePath) -> Result<Repl
                     PatchType::Json => patch::apply(pt, res, &mut scale, &body)?,
                     _ => json_patch::merge(&mut scale, &body),
                 }
-                apply_scale(res, old, &scale)
+                apply_scale(res, old, &scale).map(|n| record(old, n))
             })?
         }
         _ => {

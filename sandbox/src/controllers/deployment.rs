@@ -95,6 +95,7 @@ impl DeploymentController {
                 Ok(n)
             });
         if let Ok(o) = r {
+            crate::events::scaled_replica_set(cluster, &o, rs.replicas, to);
             rs.obj = o;
             rs.replicas = to;
         }

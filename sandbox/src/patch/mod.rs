@@ -17,7 +17,7 @@ pub enum PatchType {
     /// `application/strategic-merge-patch+json`: lists merge by key (built-in types only).
     Strategic,
     /// `application/apply-patch+yaml`: server-side apply. Merged like a strategic
-    /// patch; managed-fields conflict detection is not modelled.
+    /// patch; field ownership and conflicts are `crate::managed`'s.
     Apply,
 }
 

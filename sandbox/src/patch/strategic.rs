@@ -190,6 +190,19 @@ pub fn apply(target: &mut Value, patch: &Value, kind: &str) -> Result<(), PatchE
     Ok(())
 }
 
+/// How the list at `path` (field names from the root of a `kind` object)
+/// merges: by a key field (`Some("name")`), as a set of scalars
+/// (`Some("")`), or replaced whole (`None`). Server-side apply keys list
+/// items by the same tags (`crate::managed`).
+pub fn list_merge_key(kind: &str, path: &[&str]) -> Option<&'static str> {
+    let (last, parents) = path.split_last()?;
+    let ty = parents
+        .iter()
+        .fold(Ty::root(kind), |ty, seg| ty.field(seg).ty);
+    let f = ty.field(last);
+    (f.strategy == Strategy::Merge).then_some(f.merge_key)
+}
+
 // ---------------------------------------------------------------------------------
 // Patch metadata: the struct tags of the Go types, by path.
 // ---------------------------------------------------------------------------------

@@ -157,17 +157,29 @@ async fn server_side_apply_creates_then_merges() {
         )
         .await;
     assert_eq!(created.code, 201, "{}", created.text);
+    // Another manager's configuration merges in: each owns its own key.
     let doc2 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  b: \"2\"\n";
     let merged = env
         .raw(
             "PATCH",
-            &format!("{path}?fieldManager=test"),
+            &format!("{path}?fieldManager=other"),
             "application/apply-patch+yaml",
             doc2,
         )
         .await;
     assert_eq!(merged.code, 200);
     assert_eq!(merged.body["data"], json!({"a": "1", "b": "2"}));
+    // The same manager leaving `a` out of its configuration removes it.
+    let pruned = env
+        .raw(
+            "PATCH",
+            &format!("{path}?fieldManager=test"),
+            "application/apply-patch+yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata: {}\n",
+        )
+        .await;
+    assert_eq!(pruned.code, 200, "{}", pruned.text);
+    assert_eq!(pruned.body["data"], json!({"b": "2"}));
 }
 
 #[tokio::test]
