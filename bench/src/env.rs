@@ -57,14 +57,55 @@ impl Config {
     }
 }
 
-/// Pods start in 50 ms, as in the e2e tests: what is timed is the tools, not
-/// the simulated kubelet.
-pub fn settings() -> Settings {
-    Settings {
-        ready_delay: Duration::from_millis(50),
-        crash_backoff: Duration::from_millis(200),
-        ..Settings::default()
+/// How the sandbox's control plane behaves during a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Controllers converge at once and writes cost nothing: the idealised
+    /// cluster earlier benchmarks ran on, kept for comparison.
+    Instant,
+    /// A real control plane: the sandbox's default controller timing
+    /// (informer lag, status in steps, EndpointSlices 20 ms behind, graceful
+    /// pod termination) plus 3 ms per write, what a write through a real
+    /// kube-apiserver to etcd costs on these machines' disks.
+    RealControlPlane,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::RealControlPlane, Profile::Instant];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Instant => "instant controllers",
+            Profile::RealControlPlane => "real control plane (controller lag + 3 ms/write)",
+        }
     }
+
+    /// Pods start in 50 ms, as in the e2e tests: what is timed is the
+    /// tools, not the simulated kubelet.
+    pub fn settings(self) -> Settings {
+        let base = Settings {
+            ready_delay: Duration::from_millis(50),
+            crash_backoff: Duration::from_millis(200),
+            ..Settings::default()
+        };
+        match self {
+            Profile::Instant => Settings {
+                ready_delay: base.ready_delay,
+                crash_backoff: base.crash_backoff,
+                ..Settings::instant()
+            },
+            Profile::RealControlPlane => Settings {
+                write_latency: Duration::from_millis(3),
+                ..base
+            },
+        }
+    }
+}
+
+/// The settings scenarios run on unless they compare profiles: a real
+/// control plane's.
+pub fn settings() -> Settings {
+    Profile::RealControlPlane.settings()
 }
 
 /// A sandbox on this runtime, its kubeconfig and an admin client.

@@ -131,7 +131,8 @@ pub async fn run(cfg: &Config) -> Result<Section> {
     let mut sec = Section {
         id: "fail-fast",
         title: "3. Fail-fast".into(),
-        intro: "Per run: a new Deployment of 3 pods with `sandbox.switchyard.dev/fail: \
+        intro: "On the real control plane profile (see scenario 1). \
+                Per run: a new Deployment of 3 pods with `sandbox.switchyard.dev/fail: \
                 crashloop` (containers are created for 1 s, then crash with a growing \
                 back-off); the command starts right after the Deployment is created. The \
                 harness follows the pods itself (the sandbox's change feed, as in scenario \

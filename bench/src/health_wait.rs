@@ -224,7 +224,9 @@ pub async fn run(cfg: &Config) -> Result<Section> {
         id: "health-wait",
         title: "2. Health-wait reaction".into(),
         intro: format!(
-            "Per run: a new Deployment of {REPLICAS} pods whose template says \
+            "On the real control plane profile (controller lag, status in steps, 3 ms per \
+             write; see scenario 1), so the reaction includes the controllers' own lag, \
+             as on a real cluster. Per run: a new Deployment of {REPLICAS} pods whose template says \
              `sandbox.switchyard.dev/ready-after: {READY_AFTER}`; the command starts \
              right after the Deployment is created. The harness follows the pods itself \
              (a subscription to the in-process sandbox's change feed: the instant the \
