@@ -60,15 +60,18 @@ fn without_user_the_actor_is_the_kubeconfig_user() {
         .unwrap()
         .to_string();
     assert!(actor.starts_with("kube-sandbox@"), "{actor}");
-    // Impersonating: the impersonated user acts (the admin may impersonate).
+    // Impersonating: the impersonated user acts (the admin may impersonate,
+    // and the sandbox then judges the impersonated identity: the
+    // ServiceAccount the Role binds).
     let admin = c.admin_kubeconfig.to_str().unwrap().to_string();
+    let sa = switchyard_e2e::TOOL_USER;
     expect(
-        &run(&["switch", "web", "--kubeconfig", &admin, "--as", "jane"]),
+        &run(&["switch", "web", "--kubeconfig", &admin, "--as", sa]),
         0,
     );
     let actor = history(&c)["entries"][0]["actor"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(actor.starts_with("jane@"), "{actor}");
+    assert!(actor.starts_with(&format!("{sa}@")), "{actor}");
 }
