@@ -41,3 +41,43 @@ switchyard_e2e::on_both_timings!(
         assert!(c.cluster().requests.count("list", "httproutes") >= 3);
     }
 );
+
+/// Someone changes what the plan was made on (the route's rules) while the
+/// weight write is on its way: the write's test fails on the server, exit 4
+/// names the field, and the route keeps the other writer's rules. Other
+/// writers' status updates meanwhile (every 20 ms) do not matter.
+#[test]
+fn a_change_of_what_the_plan_read_is_exit_4_naming_it_and_changes_nothing() {
+    let c = switchyard_e2e::TestCluster::demo_with_status_writers();
+    // Hold the weight write in the server for a moment.
+    fault(&c, "latency=700ms,verb=patch,resource=httproutes,count=1");
+    c.cluster().requests.reset();
+    let run =
+        switchyard_e2e::faults::Background::spawn(c.command(BIN, &["set", "30", "shop"], &[]));
+    c.poll("the weight write", |c| {
+        c.cluster().requests.count("patch", "httproutes") == 1
+    });
+    // A person sets the weights by hand meanwhile.
+    let routes = kube_sandbox::resources::RESOURCES
+        .iter()
+        .find(|r| r.plural == "httproutes")
+        .unwrap();
+    c.cluster()
+        .store
+        .update(routes, "default", "shop", false, |cur| {
+            let mut o = (**cur).clone();
+            o["spec"]["rules"][0]["backendRefs"][0]["weight"] = 60.into();
+            o["spec"]["rules"][0]["backendRefs"][1]["weight"] = 40.into();
+            Ok(o)
+        })
+        .unwrap();
+    let out = run.wait_within(LIMIT);
+    let (_, stderr) = expect(&out, 4);
+    let err = error_line(&stderr);
+    assert!(
+        err.contains("HTTPRoute shop changed since it was read: spec.rules is now"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(route_weights(&c), (60, 40));
+}

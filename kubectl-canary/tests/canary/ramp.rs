@@ -95,9 +95,59 @@ fn a_signal_mid_ramp_stops_at_a_step_weight_and_releases_the_lease() {
             "SIG{sig}: stopped at the step it had reached"
         );
         assert!(!c.lease_held("default", "shop"), "SIG{sig} left the lease");
+        let err = crate::error_line(&stderr);
+        assert!(err.starts_with(&format!("error: {word}")), "{stderr}");
+        // It says where it left the weight and how to go on from there.
         assert!(
-            crate::error_line(&stderr).starts_with(&format!("error: {word}")),
+            err.contains("the canary weight was left at 10%")
+                && err.contains("run the ramp again to continue")
+                && err.contains("kubectl canary abort shop"),
+            "{err}"
+        );
+        // Run again: it continues above the weight it left, never lowering it.
+        let (stdout, stderr) = expect(
+            &canary(&c, &["ramp", "--steps", "10,50,100", "--pause", "10ms"]),
+            0,
+        );
+        assert_eq!(stdout, "ramped shop through 50% → 100%\n");
+        assert!(
+            stderr.contains("canary is at 10%: continuing at step 2/3 (50%)"),
             "{stderr}"
         );
+        assert_eq!(route_weights(&c), (0, 100));
     }
+}
+
+/// At or past the last step, a ramp has nothing to do: unchanged, not back
+/// to the first step; `--from-start` starts over when asked.
+#[test]
+fn a_ramp_never_lowers_the_weight_unasked() {
+    let c = TestCluster::demo();
+    expect(&canary(&c, &["set", "100", "shop"]), 0);
+    let (stdout, _) = expect(
+        &canary(&c, &["ramp", "--steps", "10,50", "--pause", "10ms"]),
+        0,
+    );
+    assert_eq!(
+        stdout,
+        "shop is already at 100%: no step left (unchanged)\n"
+    );
+    assert_eq!(route_weights(&c), (0, 100));
+    let (stdout, stderr) = expect(
+        &canary(
+            &c,
+            &[
+                "ramp",
+                "--steps",
+                "10,50",
+                "--pause",
+                "10ms",
+                "--from-start",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(stdout, "ramped shop through 10% → 50%\n");
+    assert!(stderr.contains("step 1/2: canary 100% → 10%"), "{stderr}");
+    assert_eq!(route_weights(&c), (50, 50));
 }

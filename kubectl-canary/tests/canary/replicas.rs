@@ -160,3 +160,62 @@ fn the_split_keeps_its_total_over_twenty_failed_ramps_and_aborts() {
         assert_eq!(split(&c), (10, 0), "round {round}: after abort");
     }
 }
+
+/// An HPA (or a person) scales the stable Deployment while the split's write
+/// is on its way: the guarded write of the replicas fails on the server,
+/// exit 4 names the field, the scale stays the other writer's, and the
+/// canary's half of the change (written first) is put back.
+#[test]
+fn a_scale_by_someone_else_mid_write_is_exit_4_and_kept() {
+    let c = with_fixture("replicas.yaml");
+    c.add_status_writers(std::time::Duration::from_millis(20));
+    // The canary grows first (30 % of 10: 3 pods), then the stable shrinks:
+    // hold the stable's write, the second.
+    switchyard_e2e::faults::fault(
+        &c,
+        "latency=700ms,verb=patch,resource=deployments,name=cart,count=1",
+    );
+    let run = switchyard_e2e::faults::Background::spawn(c.command(
+        crate::BIN,
+        &["set", "30", "cart", "--provider", "replicas"],
+        &[],
+    ));
+    c.poll("the stable's write", |c| {
+        c.cluster().requests.snapshot()["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| {
+                l.as_str()
+                    .unwrap()
+                    .starts_with("PATCH /apis/apps/v1/namespaces/default/deployments/cart")
+            })
+    });
+    let deployments = kube_sandbox::resources::RESOURCES
+        .iter()
+        .find(|r| r.plural == "deployments")
+        .unwrap();
+    c.cluster()
+        .store
+        .update(deployments, "default", "cart", false, |cur| {
+            let mut o = (**cur).clone();
+            o["spec"]["replicas"] = 12.into();
+            Ok(o)
+        })
+        .unwrap();
+    let out = run.wait_within(std::time::Duration::from_secs(60));
+    let (_, stderr) = expect(&out, 4);
+    let err = crate::error_line(&stderr);
+    assert!(
+        err.contains("Deployment cart changed since it was read: spec.replicas is now 12 (was 10)"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(split(&c), (12, 0));
+    let canary_d = c.get_json(&["deploy", "cart-canary"]);
+    let a = &canary_d["metadata"]["annotations"];
+    assert!(
+        a.get("switchyard.dev/weight").is_none() && a.get("switchyard.dev/history").is_none(),
+        "{canary_d}"
+    );
+}

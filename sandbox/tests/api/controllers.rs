@@ -511,3 +511,150 @@ async fn deleting_a_namespace_deletes_its_contents() {
     );
     assert_eq!(env.get("/api/v1/namespaces/tmp").await.code, 404);
 }
+
+/// A real control plane's timing: during a rollout the Deployment's status
+/// moves in separate writes, and the controller observes the new generation
+/// before the counts have caught up (they come from ReplicaSets that lag).
+#[tokio::test]
+async fn a_rollouts_status_moves_in_steps_observed_generation_first() {
+    let env = start().await;
+    env.create(DEPLOY, deployment("steps", 3, json!({}))).await;
+    env.wait_for(&format!("{DEPLOY}/steps"), "3 ready", |d| ready(d, 3))
+        .await;
+    let mut feed = env.sandbox.cluster().store.subscribe();
+    env.raw("PATCH", &format!("{DEPLOY}/steps"), "application/strategic-merge-patch+json",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"example/app:2.0"}]}}}}"#).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut statuses: Vec<Value> = Vec::new();
+    loop {
+        let c = tokio::time::timeout_at(deadline, feed.recv())
+            .await
+            .expect("the rollout finishes")
+            .expect("the feed runs");
+        if c.res.plural != "deployments" || c.object["metadata"]["name"] != "steps" {
+            continue;
+        }
+        let status = c.object["status"].clone();
+        if statuses.last() != Some(&status) {
+            statuses.push(status);
+        }
+        if ready(&c.object, 3) && c.object["metadata"]["generation"] == 2 {
+            break;
+        }
+    }
+    // Generation 2 observed while the new pods were not all updated yet.
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s["observedGeneration"] == 2 && s["updatedReplicas"].as_i64().unwrap_or(0) < 3),
+        "{statuses:#?}"
+    );
+    assert!(statuses.len() >= 4, "status in steps: {statuses:#?}");
+}
+
+/// `minReadySeconds`: a pod counts as available only once it has been Ready
+/// that long (`podutil.IsPodAvailable`).
+#[tokio::test]
+async fn min_ready_seconds_delays_availability() {
+    let env = start().await;
+    let mut d = deployment("slow", 1, json!({}));
+    d["spec"]["minReadySeconds"] = json!(1);
+    env.create(DEPLOY, d).await;
+    let mut seen_ready_unavailable = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = env.get(&format!("{DEPLOY}/slow")).await.body;
+        let (ready_n, available) = (
+            d["status"]["readyReplicas"].as_i64().unwrap_or(0),
+            d["status"]["availableReplicas"].as_i64().unwrap_or(0),
+        );
+        if ready_n == 1 && available == 0 {
+            seen_ready_unavailable = true;
+        }
+        if available == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never available: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen_ready_unavailable, "ready before available");
+}
+
+/// A deleted pod terminates gracefully: its EndpointSlice keeps it, not
+/// ready, `terminating: true`, until the kubelet removes it.
+#[tokio::test]
+async fn terminating_pods_stay_in_endpoint_slices_as_terminating() {
+    let env = start().await;
+    env.create(
+        SVC,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "drain"},
+        "spec": {"selector": {"app": "drain"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+    )
+    .await;
+    env.create(DEPLOY, deployment("drain", 2, json!({}))).await;
+    env.wait_for(&format!("{DEPLOY}/drain"), "2 ready", |d| ready(d, 2))
+        .await;
+    env.raw(
+        "PATCH",
+        &format!("{DEPLOY}/drain"),
+        "application/merge-patch+json",
+        r#"{"spec":{"replicas":1}}"#,
+    )
+    .await;
+    let slices = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Ddrain";
+    let endpoints = |body: &Value| -> Vec<Value> {
+        body["items"][0]["endpoints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let terminating = env
+        .wait_for(slices, "a terminating endpoint", |b| {
+            endpoints(b)
+                .iter()
+                .any(|e| e["conditions"]["terminating"] == true)
+        })
+        .await;
+    let t: Vec<Value> = endpoints(&terminating)
+        .into_iter()
+        .filter(|e| e["conditions"]["terminating"] == true)
+        .collect();
+    assert_eq!(t.len(), 1, "{terminating}");
+    assert_eq!(t[0]["conditions"]["ready"], false);
+    env.wait_for(slices, "only the one pod left", |b| endpoints(b).len() == 1)
+        .await;
+}
+
+/// Another writer, started at run time: the status of every Deployment is
+/// rewritten (resourceVersion bumped), its spec and generation untouched.
+#[tokio::test]
+async fn a_status_writer_started_at_run_time_rewrites_status_only() {
+    let env = start().await;
+    env.create(DEPLOY, deployment("busy", 1, json!({}))).await;
+    let before = env
+        .wait_for(&format!("{DEPLOY}/busy"), "1 ready", |d| ready(d, 1))
+        .await;
+    let r = env
+        .raw(
+            "POST",
+            "/sandbox/faults",
+            "application/json",
+            r#"{"spec": "status-writer=deployments,interval=20ms"}"#,
+        )
+        .await;
+    assert!(r.code < 300, "{}", r.text);
+    let after = env
+        .wait_for(&format!("{DEPLOY}/busy"), "rewritten twice", |d| {
+            crate::rv(d) > crate::rv(&before) + 1
+                && condition(d, "SandboxStatusWriter")["status"] == "True"
+        })
+        .await;
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(
+        after["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
+}

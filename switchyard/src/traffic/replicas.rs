@@ -128,17 +128,88 @@ pub async fn set(
     .set(&["spec", "replicas"], json!(canary_n));
     let p = params(dry_run);
     // Grow before shrinking, so capacity never dips during the change.
-    if canary_n >= replicas(&app.canary) {
-        canary_write.send(&api, &canary, &p).await?;
-        stable_write.send(&api, &stable, &p).await?;
+    let (first, second, first_was) = if canary_n >= replicas(&app.canary) {
+        (
+            (&canary_write, &canary),
+            (&stable_write, &stable),
+            &app.canary,
+        )
     } else {
-        stable_write.send(&api, &stable, &p).await?;
-        canary_write.send(&api, &canary, &p).await?;
+        (
+            (&stable_write, &stable),
+            (&canary_write, &canary),
+            &app.stable,
+        )
+    };
+    let written = first.0.send(&api, first.1, &p).await?;
+    if let Err(e) = second.0.send(&api, second.1, &p).await {
+        if dry_run {
+            return Err(e);
+        }
+        // The first write stands alone: put it back, so the split keeps
+        // its total and "nothing was changed" stays true.
+        return match put_back(&api, first.1, first_was, &written).await {
+            Ok(()) => Err(e),
+            Err(back) => Err(crate::exit::Error::new(
+                crate::exit::classify(&e),
+                format!(
+                    "{}; putting Deployment {} back failed too: {}",
+                    crate::output::one_line(&e).trim_end_matches("; nothing was changed"),
+                    first.1,
+                    crate::output::one_line(&back)
+                ),
+            )
+            .hint(format!(
+                "kubectl canary abort {} sets the split back to the whole total on stable",
+                app.name
+            ))
+            .into()),
+        };
     }
     Ok(Weight {
         weight: w,
         achieved: Some(achieved(stable_n, canary_n)),
     })
+}
+
+/// Undoes a first write whose second half failed: `name` back to the
+/// replicas and annotations it had (`was`), if it still has what we wrote
+/// (`written`); someone else's change since stays. Retried until done.
+async fn put_back(
+    api: &Api<Deployment>,
+    name: &str,
+    was: &Deployment,
+    written: &Deployment,
+) -> Result<()> {
+    let annotations = |d: &Deployment| d.metadata.annotations.clone().unwrap_or_default();
+    crate::undo::until_done(crate::undo::DEADLINE, |_| async {
+        let Some(now) = crate::guard::read_one(api, name).await? else {
+            return Ok(());
+        };
+        if replicas(&now) != replicas(written) || annotations(&now) != annotations(written) {
+            return Ok(());
+        }
+        let mut g = Guard::on(&now, format!("Deployment {name}"))
+            .expect(&["spec", "replicas"])
+            .set(&["spec", "replicas"], json!(replicas(was)));
+        let old = annotations(was);
+        for k in [
+            WEIGHT,
+            TOTAL,
+            crate::history::HISTORY,
+            crate::history::PREVIOUS,
+            crate::history::REVISION,
+        ] {
+            g = g.expect(&["metadata", "annotations", k]).set_or_remove(
+                &["metadata", "annotations", k],
+                old.get(k).map(String::as_str),
+            );
+        }
+        g.send(api, name, &kube::api::PatchParams::default())
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]
