@@ -154,7 +154,7 @@ impl Outcome {
         }
     }
 
-    /// The process exit code this ending means (DESIGN.md, "Exit codes").
+    /// The process exit code this ending means (ARCHITECTURE.md, "Exit codes").
     pub fn exit(&self) -> Exit {
         match self {
             Outcome::Healthy(_) => Exit::Ok,
