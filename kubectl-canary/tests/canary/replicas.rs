@@ -41,14 +41,25 @@ fn split(c: &switchyard_e2e::TestCluster) -> (i64, i64) {
     (replicas(c, "cart"), replicas(c, "cart-canary"))
 }
 
+/// The `cart` fixture with another controller rewriting every Deployment's
+/// status every 20 ms; with `crashing`, the canary's pods crash-loop.
+fn cart_under_status_writers(crashing: bool) -> switchyard_e2e::TestCluster {
+    let c = with_fixture("replicas.yaml");
+    c.add_status_writers(std::time::Duration::from_millis(20));
+    if crashing {
+        c.kubectl_ok(&["patch", "deploy", "cart-canary", "--type", "merge", "-p",
+            r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"crashloop"}}}}}"#]);
+    }
+    c
+}
+
 /// The replica split under a real control plane's timing, with another
 /// controller rewriting every Deployment's status every 20 ms: each step
 /// scales both Deployments (guarded writes that status writes do not
 /// break), and the ramp waits for the step's pods before its pause.
 #[test]
 fn a_replica_split_ramp_waits_for_each_steps_pods_and_completes() {
-    let c = with_fixture("replicas.yaml");
-    c.add_status_writers(std::time::Duration::from_millis(20));
+    let c = cart_under_status_writers(false);
     let (stdout, _) = expect(
         &canary(
             &c,
@@ -79,10 +90,7 @@ fn a_replica_split_ramp_waits_for_each_steps_pods_and_completes() {
 /// reason, and the safety net puts the weight back to 0 with the total kept.
 #[test]
 fn a_failed_replica_split_ramp_is_back_at_weight_zero() {
-    let c = with_fixture("replicas.yaml");
-    c.add_status_writers(std::time::Duration::from_millis(20));
-    c.kubectl_ok(&["patch", "deploy", "cart-canary", "--type", "merge", "-p",
-        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"crashloop"}}}}}"#]);
+    let c = cart_under_status_writers(true);
     let (_, stderr) = expect(
         &canary(
             &c,
@@ -124,10 +132,7 @@ fn a_failed_replica_split_ramp_is_back_at_weight_zero() {
 /// the total: 20 rounds, with status writers, each ending at (10, 0).
 #[test]
 fn the_split_keeps_its_total_over_twenty_failed_ramps_and_aborts() {
-    let c = with_fixture("replicas.yaml");
-    c.add_status_writers(std::time::Duration::from_millis(20));
-    c.kubectl_ok(&["patch", "deploy", "cart-canary", "--type", "merge", "-p",
-        r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.switchyard.dev/fail":"crashloop"}}}}}"#]);
+    let c = cart_under_status_writers(true);
     for round in 0..20 {
         let steps = if round % 2 == 0 { "20,50" } else { "40,70" };
         expect(
@@ -167,8 +172,7 @@ fn the_split_keeps_its_total_over_twenty_failed_ramps_and_aborts() {
 /// canary's half of the change (written first) is put back.
 #[test]
 fn a_scale_by_someone_else_mid_write_is_exit_4_and_kept() {
-    let c = with_fixture("replicas.yaml");
-    c.add_status_writers(std::time::Duration::from_millis(20));
+    let c = cart_under_status_writers(false);
     // The canary grows first (30 % of 10: 3 pods), then the stable shrinks:
     // hold the stable's write, the second.
     switchyard_e2e::faults::fault(
