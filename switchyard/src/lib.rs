@@ -4,6 +4,7 @@
 //! The front ends (`kubectl-bluegreen`, `kubectl-canary`, the Jenkins steps) are
 //! thin: every rule lives here, once.
 
+pub mod analysis;
 pub mod bluegreen;
 pub mod canary;
 pub mod cli;
