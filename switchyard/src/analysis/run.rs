@@ -16,7 +16,9 @@
 //!   errors on `result[0]` of `[]`; the issue asks for inconclusive);
 //! - a metric is Failed once failures > `failureLimit`, Inconclusive once
 //!   inconclusive measurements > `inconclusiveLimit`, Error once consecutive
-//!   errors > `consecutiveErrorLimit` (default 4), in that order; Successful
+//!   errors > `consecutiveErrorLimit` (default 4), in that order, and Error
+//!   at once when Prometheus rejects the query (`bad_data`: retrying cannot
+//!   fix it; Argo would retry it `consecutiveErrorLimit` times); Successful
 //!   once `count` measurements (errors not counted) are taken; a metric with
 //!   an interval and no count runs until the analysis ends, and then counts
 //!   as Successful (Argo terminating a background analysis);
@@ -282,6 +284,9 @@ impl Run {
                     "{value}{why}; {} inconclusive > inconclusiveLimit {}",
                     r.inconclusive, metric.inconclusive_limit
                 ),
+                Phase::Error if r.consecutive_error <= metric.consecutive_error_limit => {
+                    format!("{why} (not retried: the query itself is wrong)")
+                }
                 Phase::Error => format!(
                     "{why}; {} consecutive errors > consecutiveErrorLimit {}",
                     r.consecutive_error, metric.consecutive_error_limit
@@ -290,10 +295,7 @@ impl Run {
             });
             self.due[i] = None;
         } else {
-            let wait = match (metric.interval, r.measurements.last().map(|l| l.phase)) {
-                (Some(iv), _) => iv,
-                (None, _) => ERROR_RETRY_INTERVAL,
-            };
+            let wait = metric.interval.unwrap_or(ERROR_RETRY_INTERVAL);
             self.due[i] = Some(finished + wait);
         }
     }
@@ -310,7 +312,8 @@ pub fn assess(metric: &Metric, r: &MetricResult) -> Phase {
     if r.inconclusive > metric.inconclusive_limit {
         return Phase::Inconclusive;
     }
-    if r.consecutive_error > metric.consecutive_error_limit {
+    let rejected = r.last().and_then(|l| l.fault) == Some(Fault::Rejected);
+    if r.consecutive_error > metric.consecutive_error_limit || rejected {
         return Phase::Error;
     }
     match metric.count {
@@ -577,6 +580,22 @@ mod tests {
         assert_eq!(tally(&d, &[Error, Error, Error, Error]), Running);
         assert_eq!(tally(&d, &[Error, Error, Error, Error, Error]), Error);
         assert_eq!(tally(&d, &[Successful]), Successful);
+        // A query Prometheus rejects ends the metric at once.
+        let mut r = MetricResult::new("m");
+        r.error = 1;
+        r.consecutive_error = 1;
+        r.measurements.push(Measurement {
+            metric: "m".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            query: String::new(),
+            value: None,
+            phase: Error,
+            message: String::new(),
+            fault: Some(Fault::Rejected),
+            took: Duration::ZERO,
+        });
+        assert_eq!(assess(&d, &r), Error);
         // An interval and no count: it runs until the analysis ends.
         let forever = metric("  interval: 1s");
         assert_eq!(tally(&forever, &[Successful; 20]), Running);
