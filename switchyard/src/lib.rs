@@ -12,6 +12,7 @@ pub mod completion;
 pub mod connect;
 pub mod event;
 pub mod exit;
+pub mod gates;
 pub mod health;
 pub mod history;
 pub mod http;

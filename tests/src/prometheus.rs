@@ -3,10 +3,11 @@
 //! tiny exporter this harness serves on loopback, whose counters the test
 //! moves (healthy, 30 % errors, silent). Both stop when dropped.
 //!
-//! The exporter serves `http_requests_total{app="shop",track=...,status=...}`
-//! for the tracks `canary` (what the test moves) and `stable` (always
-//! healthy): each scrape adds 100 requests per track, the moved share of
-//! them answered 500. It also serves `/health` as `{"status":"UP"}` (or
+//! The exporter serves `http_requests_total{app=...,track=...,status=...}`
+//! for the demo's apps: `shop` with the tracks `canary` (what the test moves)
+//! and `stable` (always healthy), `web` with the colors `green` (moved with
+//! the canary: the new version) and `blue` (always healthy). Each scrape adds
+//! 100 requests per track, the moved share of them answered 500. It also serves `/health` as `{"status":"UP"}` (or
 //! `DOWN`) for the web provider.
 
 use std::io::{Read, Write};
@@ -131,14 +132,16 @@ fn serve(mut conn: TcpStream, state: &Mutex<Counters>) {
             s.canary.1 += e;
             s.stable += 100;
         }
-        let body = format!(
-            "# TYPE http_requests_total counter\n\
-             http_requests_total{{app=\"shop\",track=\"canary\",status=\"200\"}} {}\n\
-             http_requests_total{{app=\"shop\",track=\"canary\",status=\"500\"}} {}\n\
-             http_requests_total{{app=\"shop\",track=\"stable\",status=\"200\"}} {}\n\
-             http_requests_total{{app=\"shop\",track=\"stable\",status=\"500\"}} 0\n",
-            s.canary.0, s.canary.1, s.stable
-        );
+        let mut body = String::from("# TYPE http_requests_total counter\n");
+        for (app, new, old) in [("shop", "canary", "stable"), ("web", "green", "blue")] {
+            body.push_str(&format!(
+                "http_requests_total{{app=\"{app}\",track=\"{new}\",status=\"200\"}} {}\n\
+                 http_requests_total{{app=\"{app}\",track=\"{new}\",status=\"500\"}} {}\n\
+                 http_requests_total{{app=\"{app}\",track=\"{old}\",status=\"200\"}} {}\n\
+                 http_requests_total{{app=\"{app}\",track=\"{old}\",status=\"500\"}} 0\n",
+                s.canary.0, s.canary.1, s.stable
+            ));
+        }
         ("200 OK", "text/plain; version=0.0.4", body)
     } else if path.starts_with("/health") {
         let up = state.lock().unwrap().health_up;
@@ -424,4 +427,53 @@ fn dechunk(body: &str) -> String {
         rest = after[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// Runs `cmd` to its end; the first time a stderr line contains `marker`,
+/// calls `then` (the test moves the exporter, or stops Prometheus, while the
+/// analysis runs). Returns (exit code, stdout, stderr). Bounded: a line must
+/// come within 90 s, and the command's own timeout ends it. Panics if the
+/// marker never came.
+pub fn run_until_line(
+    mut cmd: Command,
+    marker: &str,
+    then: impl FnOnce(),
+) -> (Option<i32>, String, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let mut then = Some(then);
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(90)) {
+        if line.contains(marker)
+            && let Some(f) = then.take()
+        {
+            f();
+        }
+    }
+    let out = child.wait_with_output().expect("it ends");
+    let stderr = reader.join().expect("the reader ends");
+    assert!(then.is_none(), "never saw {marker:?} in: {stderr}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
 }

@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser};
-use jenkins_steps::junit::{self, Case};
+use jenkins_steps::junit;
 use jenkins_steps::{Outcome, StepArgs};
 use serde_json::json;
-use switchyard::analysis::{self, Phase, PrometheusArgs, Report, Run, Template};
+use switchyard::analysis::{self, PrometheusArgs, Run, Template};
 use switchyard::bluegreen::{self, Color};
 use switchyard::connect::KubeArgs;
 use switchyard::exit::Exit;
@@ -64,39 +64,6 @@ fn parse_color(s: &str) -> Result<Color, String> {
         .map_err(|_| format!("{s:?} is not a color: use blue or green"))
 }
 
-/// One testcase per metric: failed unless the metric ended Successful.
-fn cases(report: &Report) -> Vec<Case> {
-    report
-        .metrics
-        .iter()
-        .map(|m| Case {
-            name: m.name.clone(),
-            time: m.measurements.iter().map(|x| x.took).sum(),
-            failure: (m.phase != Phase::Successful).then(|| {
-                let details = m
-                    .measurements
-                    .iter()
-                    .map(|x| {
-                        format!(
-                            "{} {} → {}: {}",
-                            x.started_at,
-                            x.value.as_deref().unwrap_or("-"),
-                            x.phase,
-                            x.message
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                (
-                    m.phase.to_string(),
-                    m.message.clone().unwrap_or_else(|| m.phase.to_string()),
-                    details,
-                )
-            }),
-        })
-        .collect()
-}
-
 async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     // The file first: a bad one is exit 2 before the cluster is asked.
     let template = Template::load(&a.analysis)?;
@@ -106,11 +73,11 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let vars = match a.color {
         Some(c) => {
             let app = bluegreen::load(&conn.client, &conn.namespace, &a.app).await?;
-            analysis::color_vars(&app, c)
+            switchyard::gates::color_vars(&app, c)
         }
         None => {
             let app = switchyard::canary::load(&conn.client, &conn.namespace, &a.app).await?;
-            analysis::canary_vars(&app, a.canary)
+            switchyard::gates::canary_vars(&app, a.canary)
         }
     };
     let resolved = template.resolve(&vars, &a.args)?;
@@ -139,7 +106,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
             path,
             &format!("deploy-analysis {} {}", a.app, vars.track),
             "switchyard.analysis",
-            &cases(&report),
+            &junit::analysis_cases(&report),
         )
         .map_err(|e| anyhow::anyhow!("writing the JUnit report {}: {e}", path.display()))?;
     }

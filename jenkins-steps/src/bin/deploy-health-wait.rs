@@ -24,8 +24,10 @@ use switchyard::health;
 #[command(after_help = "Examples (Jenkinsfile):
   sh 'deploy-health-wait --app web --color green --http /actuator/health --timeout 5m --junit health.xml'
   sh 'deploy-health-wait --app shop --canary --result-file health.json'
+  sh 'deploy-health-wait --app shop --canary --analysis analysis.yaml --prometheus-service monitoring/prometheus:9090 --junit health.xml'
 
-Exit codes: 0 healthy, 1 failing (pod and reason named), 2 bad input, 3 not found, 124 timed out.")]
+Exit codes: 0 healthy, 1 failing (pod and reason named) or its --analysis failed, 2 bad input,
+3 not found, 5 Prometheus unreachable, 124 timed out.")]
 struct Args {
     /// The app (blue/green or canary).
     #[arg(long, required_unless_present = "deployment")]
@@ -59,6 +61,9 @@ struct Args {
     /// Write a JUnit XML report (one testcase per check).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// --analysis FILE: once healthy, judge the target by its metrics too.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
     #[command(flatten)]
     step: StepArgs,
     #[command(flatten)]
@@ -106,10 +111,39 @@ async fn target(
     }
 }
 
+/// The analysis gate and its variables, when `--analysis` is given: read
+/// before anything is waited for, so a bad file is exit 2 at once.
+async fn analysis_gate(
+    a: &Args,
+    client: &kube::Client,
+    ns: &str,
+) -> anyhow::Result<Option<(switchyard::gates::Gate, switchyard::analysis::Vars)>> {
+    let Some(file) = &a.analysis.analysis else {
+        return Ok(None);
+    };
+    let providers = a.analysis.prometheus.providers(Some(client))?;
+    let gate = switchyard::gates::Gate::load(file, &a.analysis.args, &providers, a.step.timeout)?;
+    let app = a.app.as_deref().unwrap_or_default();
+    let vars = if let Some(c) = a.color {
+        switchyard::gates::color_vars(&bluegreen::load(client, ns, app).await?, c)
+    } else if a.canary || a.stable {
+        switchyard::gates::canary_vars(&switchyard::canary::load(client, ns, app).await?, a.canary)
+    } else {
+        return Err(Error::new(
+            Exit::Usage,
+            "--analysis needs a track for its variables: --app with --color, --canary or --stable",
+        )
+        .into());
+    };
+    gate.start(&vars)?;
+    Ok(Some((gate, vars)))
+}
+
 async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let conn = a.kube.connect().await?;
     let started = Instant::now();
     let (deployment, service) = target(&a, &conn.client, &conn.namespace).await?;
+    let gate = analysis_gate(&a, &conn.client, &conn.namespace).await?;
     if a.http.is_some() && service.is_none() {
         return Err(Error::new(
             Exit::Usage,
@@ -242,6 +276,31 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         }
         cases.push(case);
         result["url"] = json!({ "passed": passed, "answer": answer });
+    }
+    if exit == Exit::Ok
+        && let Some((mut gate, vars)) = gate
+    {
+        gate.timeout = a.step.timeout.saturating_sub(started.elapsed());
+        let mut progress = log.progress();
+        let (report, timed_out) = gate.run(&vars, "analysis", &mut progress).await?;
+        cases.extend(junit::analysis_cases(&report));
+        exit = if timed_out {
+            Exit::Timeout
+        } else {
+            report.exit()
+        };
+        summary = match exit {
+            Exit::Ok => format!("{summary}; {}", report.message),
+            Exit::Timeout => format!(
+                "analysis {} did not finish within the timeout: {}",
+                gate.template.origin, report.message
+            ),
+            _ => format!(
+                "{deployment} is healthy, but its analysis failed: {}",
+                report.message
+            ),
+        };
+        result["analysis"] = json!(report);
     }
     if let Some(path) = &a.junit {
         junit::write(

@@ -20,9 +20,11 @@ use switchyard::health;
 )]
 #[command(after_help = "Example (Jenkinsfile):
   sh 'deploy-switch --app web --http /actuator/health --rollback-on-failure --result-file switch.json'
+  sh 'deploy-switch --app web --analysis pre.yaml --post-analysis post.yaml --prometheus-service monitoring/prometheus:9090'
 
 Exit codes: 0 switched or unchanged, 1 the post-switch check failed (rolled back with
---rollback-on-failure), 2 bad input, 3 precondition (target not ready), 4 busy, 5 unreachable.")]
+--rollback-on-failure), or an analysis failed (before: not switched; after: switched back),
+2 bad input, 3 precondition (target not ready), 4 busy, 5 unreachable.")]
 struct Args {
     #[arg(long)]
     app: String,
@@ -45,6 +47,12 @@ struct Args {
     scale_down_after: Option<Duration>,
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
+    /// --analysis FILE: judged before the switch, against the color about to serve.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
+    /// Judged after the switch, against the color now serving; a failure switches back.
+    #[arg(long, value_name = "FILE")]
+    post_analysis: Option<std::path::PathBuf>,
     #[command(flatten)]
     step: StepArgs,
     #[command(flatten)]
@@ -71,8 +79,15 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         verify_timeout: a.check_timeout,
         ..switch::Options::default()
     };
+    let gates = switchyard::gates::switch_gates(
+        &a.analysis,
+        a.post_analysis.as_deref(),
+        client,
+        a.step.timeout,
+    )?;
     let mut progress = log.progress();
-    let switched = switch::run(client, ns, &a.app, &opts, &mut progress).await;
+    let switched =
+        switchyard::gates::switch(client, ns, &a.app, &opts, &gates, &mut progress).await;
     let report = match (switched, before) {
         (Ok(r), _) => r,
         (Err(e), Some(active)) => {

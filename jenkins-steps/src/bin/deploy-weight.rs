@@ -19,6 +19,7 @@ use switchyard::traffic::Kind;
 #[command(after_help = "Examples (Jenkinsfile):
   sh 'deploy-weight --app shop --weight 10'
   sh 'deploy-weight --app shop --steps 10,30,100 --pause 2m --http /healthz --promote'
+  sh 'deploy-weight --app shop --steps 10,50,100 --pause 5m --analysis analysis.yaml --prometheus-service monitoring/prometheus:9090'
 
 Exit codes: 0 done or unchanged, 1 a step failed (weight set back to 0), 2 bad input,
 3 precondition (canary not ready), 4 busy, 5 unreachable.")]
@@ -48,6 +49,9 @@ struct Args {
     create_canary_ingress: bool,
     #[arg(long, value_name = "N")]
     total: Option<i32>,
+    /// With --steps: measured during every pause; a failure sets the weight back to 0.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
     #[command(flatten)]
     step: StepArgs,
     #[command(flatten)]
@@ -66,6 +70,14 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let conn = a.kube.connect().await?;
     let app = canary::load(&conn.client, &conn.namespace, &a.app).await?;
     let mut progress = log.progress();
+    if weight.is_some() && a.analysis.analysis.is_some() {
+        return Err(switchyard::exit::Error::new(
+            switchyard::exit::Exit::Usage,
+            "--analysis judges the pauses of a ramp: it goes with --steps, not --weight",
+        )
+        .hint("run deploy-analysis after deploy-weight --weight to judge one weight")
+        .into());
+    }
     if let Some(w) = weight {
         let r = set::run(&conn.client, &app, w, &set_opts, &mut progress).await?;
         let summary = match r.result {
@@ -85,6 +97,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         promote: a.promote,
         timeout: a.step.timeout,
         set: set_opts,
+        analysis: switchyard::gates::ramp_analysis(&a.analysis, &conn.client, &app)?,
     };
     let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
     let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();

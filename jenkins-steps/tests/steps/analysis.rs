@@ -1,11 +1,6 @@
 //! `deploy-analysis` against a real Prometheus scraping an exporter the test
 //! moves (switchyard_e2e::prometheus), and the demo cluster's canary `shop`.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
-use std::time::Duration;
-
 use serde_json::Value;
 use switchyard_e2e::prometheus::{self, Exporter, Prometheus, Traffic};
 use switchyard_e2e::{TestCluster, texts};
@@ -17,11 +12,14 @@ const ANALYSIS: &str = env!("CARGO_BIN_EXE_deploy-analysis");
 /// The error ratio of the track over 5 s (1 s scrapes: enough samples for rate).
 const ERROR_RATIO: &str = r#"sum(rate(http_requests_total{app="{{app}}",track="{{track}}",status=~"5.."}[5s])) / sum(rate(http_requests_total{app="{{app}}",track="{{track}}"}[5s]))"#;
 
-/// The step's one error line (`[time] deploy-analysis: error: ...`).
+/// The step's one error line (`[time] deploy-...: error: ...`).
 fn error_line(stderr: &str) -> String {
     let errors: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.starts_with("error: ") || l.contains("deploy-analysis: error: "))
+        .filter(|l| {
+            l.starts_with("error: ")
+                || (l.starts_with('[') && l.contains("] deploy-") && l.contains(": error: "))
+        })
         .collect();
     assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
     errors[0].to_string()
@@ -43,8 +41,7 @@ fn result_doc(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("result file")).expect("JSON")
 }
 
-/// Runs deploy-analysis; once a stderr line contains `marker`, calls `then`
-/// (the test moves the exporter or stops Prometheus). Returns (code, stdout, stderr).
+/// deploy-analysis with `args`; `then` runs once a stderr line has `marker`.
 fn run_until_marker(
     c: &TestCluster,
     args: &[&str],
@@ -52,41 +49,7 @@ fn run_until_marker(
     marker: &str,
     then: impl FnOnce(),
 ) -> (Option<i32>, String, String) {
-    let mut child = c
-        .command(ANALYSIS, args, env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("deploy-analysis starts");
-    let stderr = child.stderr.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let mut then = Some(then);
-    // Bounded: the step's own --timeout ends it in any case.
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(90)) {
-        if line.contains(marker)
-            && let Some(f) = then.take()
-        {
-            f();
-        }
-    }
-    let out = child.wait_with_output().expect("it ends");
-    let stderr = reader.join().expect("reader");
-    assert!(then.is_none(), "never saw {marker:?} in: {stderr}");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    )
+    prometheus::run_until_line(c.command(ANALYSIS, args, env), marker, then)
 }
 
 #[test]
@@ -539,4 +502,155 @@ fn a_bad_analysis_file_is_exit_2_before_the_cluster_is_asked() {
     let (_, err) = expect(&out, 2);
     assert!(error_line(&err).contains("no Prometheus to ask"), "{err}");
     assert_eq!(c.versions("default"), before);
+}
+
+const HEALTH_WAIT: &str = env!("CARGO_BIN_EXE_deploy-health-wait");
+const SWITCH: &str = env!("CARGO_BIN_EXE_deploy-switch");
+const WEIGHT: &str = env!("CARGO_BIN_EXE_deploy-weight");
+
+#[test]
+fn deploy_health_wait_judges_the_healthy_target_by_its_analysis_too() {
+    let c = TestCluster::demo();
+    let p = Prometheus::start();
+    let file = write_analysis(&c, "a.yaml", &error_rate("  interval: 500ms\n  count: 2\n"));
+    let (junit, junit_s) = result_file(&c, "health.xml");
+    let (result, result_s) = result_file(&c, "health.json");
+    let out = c.run_bin(
+        HEALTH_WAIT,
+        &[
+            "--app",
+            "shop",
+            "--canary",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+            "--junit",
+            &junit_s,
+            "--result-file",
+            &result_s,
+            "--timeout",
+            "1m",
+        ],
+        &[],
+    );
+    expect(&out, 0);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"rollout shop-canary\"") && xml.contains("name=\"error-rate\""),
+        "{xml}"
+    );
+    assert_eq!(
+        result_doc(&result)["result"]["analysis"]["phase"],
+        "Successful"
+    );
+    // The same on the failing canary: healthy pods, failing metrics.
+    p.exporter.set(Traffic::Errors(30));
+    let ratio = ERROR_RATIO
+        .replace("{{app}}", "shop")
+        .replace("{{track}}", "canary");
+    p.wait_until(&ratio, "the canary's error ratio above 5 %", |v| v > 0.05);
+    let out = c.run_bin(
+        HEALTH_WAIT,
+        &[
+            "--app",
+            "shop",
+            "--canary",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+            "--junit",
+            &junit_s,
+            "--timeout",
+            "1m",
+        ],
+        &[],
+    );
+    let (_, err) = expect(&out, 1);
+    assert!(
+        error_line(&err)
+            .contains("shop-canary is healthy, but its analysis failed: metric error-rate failed"),
+        "{err}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure type=\"Failed\""), "{xml}");
+}
+
+#[test]
+fn deploy_switch_post_analysis_switches_back() {
+    let c = TestCluster::demo();
+    let p = Prometheus::start();
+    p.exporter.set(Traffic::Errors(30));
+    let ratio = ERROR_RATIO
+        .replace("{{app}}", "web")
+        .replace("{{track}}", "green");
+    p.wait_until(&ratio, "green's error ratio above 5 %", |v| v > 0.05);
+    let file = write_analysis(&c, "a.yaml", &error_rate(""));
+    let out = c.run_bin(
+        SWITCH,
+        &[
+            "--app",
+            "web",
+            "--post-analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+            "--timeout",
+            "1m",
+        ],
+        &[],
+    );
+    let (_, err) = expect(&out, 1);
+    let line = error_line(&err);
+    assert!(
+        line.contains("post-switch analysis of web green")
+            && line.contains("switched back to blue"),
+        "{line}"
+    );
+    let svc = c.get_json(&["service", "web"]);
+    assert_eq!(switchyard_e2e::selected_color(&svc), "blue");
+}
+
+#[test]
+fn deploy_weight_takes_an_analysis_for_a_ramp_only() {
+    let c = TestCluster::demo();
+    let p = Prometheus::start();
+    let file = write_analysis(&c, "a.yaml", &error_rate("  interval: 500ms\n"));
+    let before = c.versions("default");
+    let out = c.run_bin(
+        WEIGHT,
+        &[
+            "--app",
+            "shop",
+            "--weight",
+            "10",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+        ],
+        &[],
+    );
+    let (_, err) = expect(&out, 2);
+    assert!(error_line(&err).contains("goes with --steps"), "{err}");
+    assert_eq!(c.versions("default"), before);
+    let out = c.run_bin(
+        WEIGHT,
+        &[
+            "--app",
+            "shop",
+            "--steps",
+            "50,100",
+            "--pause",
+            "2s",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+        ],
+        &[],
+    );
+    let (_, err) = expect(&out, 0);
+    assert!(err.contains("analysis error-rate #"), "{err}");
 }

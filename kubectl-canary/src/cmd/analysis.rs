@@ -64,7 +64,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
             let name = a.app.as_deref().ok_or_else(|| {
                 switchyard::exit::Error::new(Exit::Usage, "--color needs the app named")
             })?;
-            analysis::color_vars(
+            switchyard::gates::color_vars(
                 &bluegreen::load(&conn.client, &conn.namespace, name).await?,
                 c,
             )
@@ -72,7 +72,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         None => {
             let app =
                 switchyard::canary::pick(&conn.client, &conn.namespace, a.app.as_deref()).await?;
-            analysis::canary_vars(&app, !a.stable)
+            switchyard::gates::canary_vars(&app, !a.stable)
         }
     };
     let resolved = template.resolve(&vars, &a.args)?;

@@ -11,7 +11,8 @@ use super::{Out, ProviderArgs};
 /// Step the weight up, keeping each step for a pause while the canary stays healthy; abort (weight 0) on failure.
 #[derive(clap::Args)]
 #[command(after_help = "Example:
-  kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote")]
+  kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote
+  kubectl canary ramp shop --steps 10,50,100 --pause 5m --analysis analysis.yaml --prometheus-service monitoring/prometheus:9090")]
 pub struct Args {
     app: Option<String>,
     /// Ascending weights.
@@ -33,11 +34,14 @@ pub struct Args {
     timeout: Duration,
     #[command(flatten)]
     provider: ProviderArgs,
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
 }
 
 pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
     let steps = ramp::parse_steps(&args.steps)?;
     let app = canary::pick(&conn.client, &conn.namespace, args.app.as_deref()).await?;
+    let analysis = switchyard::gates::ramp_analysis(&args.analysis, &conn.client, &app)?;
     let opts = ramp::Options {
         steps,
         pause: args.pause,
@@ -46,6 +50,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         promote: args.promote,
         timeout: args.timeout,
         set: args.provider.options(),
+        analysis,
     };
     let mut progress = super::progress();
     let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;

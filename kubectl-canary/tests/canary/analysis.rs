@@ -136,3 +136,106 @@ fn lint_fails_with_exit_2_on_a_query_prometheus_rejects() {
     assert!(error_line(&err).contains("cannot be reached"), "{err}");
     assert_eq!(c.versions("default"), before);
 }
+
+/// The error ratio of the canary, measured every `interval`, for as long as
+/// the ramp lasts (no count: Argo's background analysis).
+fn ramp_analysis(interval: &str) -> String {
+    format!(
+        "metrics:\n- name: error-rate\n  provider:\n    prometheus:\n      query: 'sum(rate(http_requests_total{{app=\"{{{{app}}}}\",track=\"{{{{track}}}}\",status=~\"5..\"}}[5s])) / sum(rate(http_requests_total{{app=\"{{{{app}}}}\",track=\"{{{{track}}}}\"}}[5s]))'\n  successCondition: result < 0.05\n  interval: {interval}\n"
+    )
+}
+
+#[test]
+fn a_ramp_passes_its_background_analysis() {
+    let c = TestCluster::demo();
+    let p = Prometheus::start();
+    let file = write(&c, &ramp_analysis("500ms"));
+    let out = canary(
+        &c,
+        &[
+            "ramp",
+            "shop",
+            "--steps",
+            "50,100",
+            "--pause",
+            "2s",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+        ],
+    );
+    let (_, err) = expect(&out, 0);
+    assert!(err.matches("analysis error-rate #").count() >= 2, "{err}");
+    assert!(!err.contains("Failed"), "{err}");
+    assert_eq!(super::route_weights(&c), (0, 100));
+}
+
+#[test]
+fn an_error_rate_rising_mid_pause_sets_the_weight_back_to_0() {
+    let c = TestCluster::demo();
+    let p = Prometheus::start();
+    let file = write(&c, &ramp_analysis("1s"));
+    let cmd = c.command(
+        super::BIN,
+        &[
+            "ramp",
+            "shop",
+            "--steps",
+            "20,60",
+            "--pause",
+            "5m",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+        ],
+        &[],
+    );
+    let (code, _, err) = switchyard_e2e::prometheus::run_until_line(cmd, "→ Successful", || {
+        p.exporter
+            .set(switchyard_e2e::prometheus::Traffic::Errors(30))
+    });
+    assert_eq!(code, Some(1), "{err}");
+    let line = error_line(&err);
+    for part in [
+        "ramp of shop failed at step 1/2 (20%)",
+        "analysis metric error-rate failed: value [",
+        "successCondition \"result < 0.05\" is false",
+        "weight set back to 0",
+    ] {
+        assert!(line.contains(part), "{part:?} not in {line}");
+    }
+    assert_eq!(super::route_weights(&c), (100, 0));
+}
+
+#[test]
+fn a_ramp_with_a_bad_analysis_file_changes_nothing() {
+    let c = TestCluster::demo();
+    let file = write(
+        &c,
+        "metrics:\n- name: m\n  provider: {prometheus: {query: up}}\n  count: 2\n",
+    );
+    let before = c.versions("default");
+    let out = canary(
+        &c,
+        &[
+            "ramp",
+            "shop",
+            "--steps",
+            "50,100",
+            "--pause",
+            "1s",
+            "--analysis",
+            &file,
+            "--prometheus",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let (_, err) = expect(&out, 2);
+    assert!(
+        error_line(&err).contains("interval must be specified"),
+        "{err}"
+    );
+    assert_eq!(c.versions("default"), before);
+}

@@ -10,7 +10,9 @@
 //!
 //! Front ends: `deploy-analysis` runs one analysis; `kubectl canary analysis
 //! lint` measures each metric once and changes nothing; [`Background`] is
-//! what a canary ramp measures during its pauses.
+//! what a canary ramp measures during its pauses; `crate::gates` puts
+//! analyses before and after a blue/green switch. This module knows no app
+//! model (canary, blue/green): those depend on it, not it on them.
 
 pub mod condition;
 pub mod prometheus;
@@ -112,59 +114,26 @@ impl PrometheusArgs {
     }
 }
 
+/// `--analysis FILE [--arg KEY=VALUE]...` and where Prometheus is: what a
+/// command gated by an analysis takes.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct AnalysisArgs {
+    /// Judge by this analysis file too (Argo AnalysisTemplate fields: metrics,
+    /// successCondition, interval, count, failureLimit, ...).
+    #[arg(long, value_name = "FILE")]
+    pub analysis: Option<PathBuf>,
+    /// Sets an argument of the analysis file ({{args.KEY}}); repeatable.
+    #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_arg)]
+    pub args: Vec<(String, String)>,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+}
+
 /// `--arg KEY=VALUE`.
 pub fn parse_arg(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("invalid --arg {s:?}: use KEY=VALUE")),
-    }
-}
-
-/// The variables for a canary app's canary or stable track.
-pub fn canary_vars(app: &crate::canary::App, canary: bool) -> Vars {
-    let (track, service) = if canary {
-        (
-            "canary",
-            app.canary_service
-                .clone()
-                .unwrap_or_else(|| app.canary_name()),
-        )
-    } else {
-        (
-            "stable",
-            app.stable_service
-                .clone()
-                .unwrap_or_else(|| app.stable_name()),
-        )
-    };
-    Vars {
-        app: app.name.clone(),
-        namespace: app.namespace.clone(),
-        track: track.to_string(),
-        color: None,
-        service,
-        args: Default::default(),
-    }
-}
-
-/// The variables for one color of a blue/green app: `{{service}}` is the
-/// Service in front of that color (the active one, or the preview), else the
-/// color's Deployment name.
-pub fn color_vars(app: &crate::bluegreen::App, color: crate::bluegreen::Color) -> Vars {
-    let service = if app.active == color {
-        app.name.clone()
-    } else if app.preview_color() == Some(color) {
-        app.preview_name()
-    } else {
-        app.deployment_name(color)
-    };
-    Vars {
-        app: app.name.clone(),
-        namespace: app.namespace.clone(),
-        track: color.to_string(),
-        color: Some(color.to_string()),
-        service,
-        args: Default::default(),
     }
 }
 
@@ -236,6 +205,22 @@ impl Background {
             tokio::time::sleep_until(until).await;
         }
         (phase.badness() > 0).then(|| format!("analysis {}", run.report().message))
+    }
+
+    /// Measures for `d` when there is an analysis, else just sleeps: the one
+    /// call a ramp's pause makes. `Some(why)` once the analysis failed.
+    pub async fn pause(
+        this: &Option<Background>,
+        d: Duration,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Option<String> {
+        match this {
+            Some(b) => b.sleep(d, progress).await,
+            None => {
+                tokio::time::sleep(d).await;
+                None
+            }
+        }
     }
 
     /// The record so far, metrics still running counted as Successful.

@@ -301,6 +301,26 @@ impl Run {
     }
 }
 
+/// Runs `run` to its end, `timeout` at most: a metric with a count still
+/// unfinished then means timed out (the `bool`); metrics without a count end
+/// with the run as Successful (see [`Run::finish`]).
+pub async fn run_to_end(
+    run: &mut Run,
+    timeout: Duration,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> (Report, bool) {
+    let deadline = Instant::now() + timeout;
+    // Cancel-safe: at the deadline a measurement in flight is dropped.
+    let _ = tokio::time::timeout_at(deadline, run.run_until(deadline, progress)).await;
+    let timed_out = !run.phase().completed() && run.bounded_pending();
+    let report = if timed_out {
+        run.report()
+    } else {
+        run.finish()
+    };
+    (report, timed_out)
+}
+
 /// Argo's `assessMetricStatus` (not terminating).
 pub fn assess(metric: &Metric, r: &MetricResult) -> Phase {
     if r.measurements.is_empty() {
