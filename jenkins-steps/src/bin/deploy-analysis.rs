@@ -81,14 +81,14 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         }
     };
     let resolved = template.resolve(&vars, &a.args)?;
+    let metrics = resolved.metrics.len();
     let mut run = Run::new(resolved, &providers)?;
     log.line(&format!(
-        "analysis {} of {} ({}): {} metric{}, timeout {}s",
+        "analysis {} of {} ({}): {metrics} metric{}, timeout {}s",
         a.analysis.display(),
         a.app,
         vars.track,
-        template_metrics(&run),
-        if template_metrics(&run) == 1 { "" } else { "s" },
+        if metrics == 1 { "" } else { "s" },
         a.step.timeout.as_secs()
     ));
     let deadline = tokio::time::Instant::now() + a.step.timeout;
@@ -144,10 +144,6 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
             result,
         ),
     })
-}
-
-fn template_metrics(run: &Run) -> usize {
-    run.report().metrics.len()
 }
 
 fn main() {
