@@ -180,6 +180,14 @@ pub fn switch_gates(
     })
 }
 
+/// An analysis that ran, named by what it judged (`pre-switch analysis of
+/// web green`): what a result document lists.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Judged {
+    pub what: String,
+    pub report: Report,
+}
+
 /// The analyses around a blue/green switch.
 #[derive(Clone, Debug, Default)]
 pub struct SwitchGates {
@@ -192,13 +200,15 @@ pub struct SwitchGates {
 /// `switch::run` between its analyses. Nothing changes when the pre-switch
 /// analysis fails (exit 1); a post-switch analysis that fails switches back
 /// to the previous color, the reason in the history, and exits 1. Dry runs
-/// measure nothing.
+/// measure nothing. Each analysis that ran is pushed to `judged`, whatever
+/// the ending.
 pub async fn switch(
     client: &Client,
     ns: &str,
     name: &str,
     opts: &switch::Options,
     gates: &SwitchGates,
+    judged: &mut Vec<Judged>,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<switch::Report> {
     let measured = opts.dry_run.is_none();
@@ -207,9 +217,10 @@ pub async fn switch(
         let to = opts.to.unwrap_or_else(|| app.idle());
         if to != app.active {
             let what = format!("pre-switch analysis of {name} {to}");
-            pre.check(&color_vars(&app, to), &what, progress)
-                .await
-                .map_err(|e| e.context(format!("{name} was not switched")))?;
+            let (report, timed_out) = pre.run(&color_vars(&app, to), &what, progress).await?;
+            let passed = verdict(&report, timed_out, &what, pre);
+            judged.push(Judged { what, report });
+            passed.map_err(|e| e.context(format!("{name} was not switched")))?;
         }
     }
     let report = switch::run(client, ns, name, opts, progress).await?;
@@ -222,11 +233,22 @@ pub async fn switch(
     };
     let app = bluegreen::load(client, ns, name).await?;
     let what = format!("post-switch analysis of {name} {}", report.to);
-    let Err(failed) = post
-        .check(&color_vars(&app, report.to), &what, progress)
+    let failed = match post
+        .run(&color_vars(&app, report.to), &what, progress)
         .await
-    else {
-        return Ok(report);
+    {
+        Ok((analysis, timed_out)) => {
+            let passed = verdict(&analysis, timed_out, &what, post);
+            judged.push(Judged {
+                what,
+                report: analysis,
+            });
+            match passed {
+                Ok(()) => return Ok(report),
+                Err(e) => e,
+            }
+        }
+        Err(e) => e,
     };
     let why = crate::output::one_line(&failed);
     progress(&format!("{why}; switching {name} back to {}", report.from));

@@ -86,10 +86,31 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         a.step.timeout,
     )?;
     let mut progress = log.progress();
-    let switched =
-        switchyard::gates::switch(client, ns, &a.app, &opts, &gates, &mut progress).await;
+    let mut judged = Vec::new();
+    let switched = switchyard::gates::switch(
+        client,
+        ns,
+        &a.app,
+        &opts,
+        &gates,
+        &mut judged,
+        &mut progress,
+    )
+    .await;
     let report = match (switched, before) {
         (Ok(r), _) => r,
+        // An analysis decided: its measurements go into the result.
+        (Err(e), _)
+            if !judged.is_empty() && switchyard::exit::classify(&e) != Exit::Unreachable =>
+        {
+            let message = switchyard::output::one_line(&e);
+            return Ok(Outcome {
+                exit: switchyard::exit::classify(&e),
+                summary: message.clone(),
+                result: json!({ "analyses": judged }),
+                error: Some((message, switchyard::exit::hint_for(&e))),
+            });
+        }
         (Err(e), Some(active)) => {
             // The switch may have happened before verification failed: put it back.
             let now = bluegreen::load(client, ns, &a.app).await?;
@@ -108,12 +129,12 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
                 return Ok(Outcome::failed(
                     Exit::Failed,
                     msg,
-                    json!({ "rolledBack": true, "to": active }),
+                    json!({ "rolledBack": true, "to": active, "analyses": judged }),
                 ));
             }
-            return Err(e);
+            return with_analyses(e, judged);
         }
-        (Err(e), None) => return Err(e),
+        (Err(e), None) => return with_analyses(e, judged),
     };
     if report.result == "unchanged" {
         return Ok(Outcome::ok(
@@ -173,6 +194,9 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         report.app, report.from, report.to, report.revision
     );
     let mut result = json!({ "switch": report, "rolledBack": false });
+    if !judged.is_empty() {
+        result["analyses"] = json!(judged);
+    }
     if let Some(delay) = a.scale_down_after {
         log.line(&summary);
         let scaled =
@@ -180,6 +204,24 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         result["scaledDown"] = json!(scaled);
     }
     Ok(Outcome::ok(summary, result))
+}
+
+/// The error as the step's outcome, with the analyses that ran (their
+/// measurements) in the result.
+fn with_analyses(
+    e: anyhow::Error,
+    judged: Vec<switchyard::gates::Judged>,
+) -> anyhow::Result<Outcome> {
+    if judged.is_empty() {
+        return Err(e);
+    }
+    let message = switchyard::output::one_line(&e);
+    Ok(Outcome {
+        exit: switchyard::exit::classify(&e),
+        summary: message.clone(),
+        result: json!({ "analyses": judged }),
+        error: Some((message, switchyard::exit::hint_for(&e))),
+    })
 }
 
 fn main() {

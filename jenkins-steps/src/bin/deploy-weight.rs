@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Parser};
 use jenkins_steps::{Outcome, StepArgs};
+use serde_json::json;
 use switchyard::canary::{self, ramp, set};
 use switchyard::connect::KubeArgs;
 use switchyard::traffic::Kind;
@@ -89,6 +90,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         };
         return Ok(Outcome::ok(summary, r));
     }
+    let background = switchyard::gates::ramp_analysis(&a.analysis, &conn.client, &app)?;
     let opts = ramp::Options {
         steps: steps.unwrap_or_default(),
         pause: a.pause.unwrap_or_default(),
@@ -97,10 +99,32 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         promote: a.promote,
         timeout: a.step.timeout,
         set: set_opts,
-        analysis: switchyard::gates::ramp_analysis(&a.analysis, &conn.client, &app)?,
+        analysis: background.clone(),
     };
-    let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
+    let ramped = ramp::run(&conn.client, &app, &opts, &mut progress).await;
+    // Every measurement goes into the result, whatever the ramp's ending.
+    let analysis = match &background {
+        Some(b) => Some(b.finish().await),
+        None => None,
+    };
+    let r = match (ramped, &analysis) {
+        (Ok(r), _) => r,
+        (Err(e), Some(report)) => {
+            let message = switchyard::output::one_line(&e);
+            return Ok(Outcome {
+                exit: switchyard::exit::classify(&e),
+                summary: message.clone(),
+                result: json!({ "analysis": report }),
+                error: Some((message, switchyard::exit::hint_for(&e))),
+            });
+        }
+        (Err(e), None) => return Err(e),
+    };
     let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();
+    let mut result = serde_json::to_value(&r)?;
+    if let Some(report) = analysis {
+        result["analysis"] = json!(report);
+    }
     Ok(Outcome::ok(
         format!(
             "ramped {} through {}{}",
@@ -108,7 +132,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
             steps.join(" → "),
             if r.promoted { "; promoted" } else { "" }
         ),
-        r,
+        result,
     ))
 }
 

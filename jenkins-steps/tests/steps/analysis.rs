@@ -587,6 +587,7 @@ fn deploy_switch_post_analysis_switches_back() {
         .replace("{{track}}", "green");
     p.wait_until(&ratio, "green's error ratio above 5 %", |v| v > 0.05);
     let file = write_analysis(&c, "a.yaml", &error_rate(""));
+    let (result, result_s) = result_file(&c, "switch.json");
     let out = c.run_bin(
         SWITCH,
         &[
@@ -598,6 +599,8 @@ fn deploy_switch_post_analysis_switches_back() {
             &p.url(),
             "--timeout",
             "1m",
+            "--result-file",
+            &result_s,
         ],
         &[],
     );
@@ -610,6 +613,22 @@ fn deploy_switch_post_analysis_switches_back() {
     );
     let svc = c.get_json(&["service", "web"]);
     assert_eq!(switchyard_e2e::selected_color(&svc), "blue");
+    // The post-switch analysis, every measurement, in the result.
+    let doc = result_doc(&result);
+    let judged = &doc["result"]["analyses"][0];
+    assert_eq!(
+        judged["what"], "post-switch analysis of web green",
+        "{doc:#}"
+    );
+    assert_eq!(judged["report"]["phase"], "Failed");
+    let m = &judged["report"]["metrics"][0]["measurements"][0];
+    assert!(
+        m["query"]
+            .as_str()
+            .unwrap()
+            .contains(r#"app="web",track="green""#),
+        "{m}"
+    );
 }
 
 #[test]
@@ -653,4 +672,37 @@ fn deploy_weight_takes_an_analysis_for_a_ramp_only() {
     );
     let (_, err) = expect(&out, 0);
     assert!(err.contains("analysis error-rate #"), "{err}");
+    // A failing ramp: weight 0, and its measurements in the result.
+    p.exporter.set(Traffic::Errors(30));
+    let ratio = ERROR_RATIO
+        .replace("{{app}}", "shop")
+        .replace("{{track}}", "canary");
+    p.wait_until(&ratio, "the canary's error ratio above 5 %", |v| v > 0.05);
+    let (result, result_s) = result_file(&c, "weight.json");
+    let out = c.run_bin(
+        WEIGHT,
+        &[
+            "--app",
+            "shop",
+            "--steps",
+            "50,100",
+            "--pause",
+            "1m",
+            "--analysis",
+            &file,
+            "--prometheus",
+            &p.url(),
+            "--result-file",
+            &result_s,
+        ],
+        &[],
+    );
+    let (_, err) = expect(&out, 1);
+    assert!(error_line(&err).contains("weight set back to 0"), "{err}");
+    let doc = result_doc(&result);
+    assert_eq!(doc["result"]["analysis"]["phase"], "Failed", "{doc:#}");
+    assert_eq!(
+        doc["result"]["analysis"]["metrics"][0]["measurements"][0]["phase"],
+        "Failed"
+    );
 }

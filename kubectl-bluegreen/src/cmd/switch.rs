@@ -90,6 +90,7 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         &name,
         &opts,
         &gates,
+        &mut Vec::new(),
         &mut progress,
     )
     .await?;
