@@ -672,7 +672,9 @@ fn deploy_weight_takes_an_analysis_for_a_ramp_only() {
     );
     let (_, err) = expect(&out, 0);
     assert!(err.contains("analysis error-rate #"), "{err}");
-    // A failing ramp: weight 0, and its measurements in the result.
+    // A failing ramp, from weight 0: weight 0 again, and its measurements in the result.
+    let out = c.run_bin(WEIGHT, &["--app", "shop", "--weight", "0"], &[]);
+    expect(&out, 0);
     p.exporter.set(Traffic::Errors(30));
     let ratio = ERROR_RATIO
         .replace("{{app}}", "shop")
