@@ -434,6 +434,31 @@ fn prometheus_service_goes_through_the_api_servers_service_proxy() {
     let out = c.run_bin(ANALYSIS, &args("default/prometheus:9090"), &[]);
     let (_, err) = expect(&out, 5);
     assert!(error_line(&err).contains("could not proxy"), "{err}");
+    // Prometheus in a namespace the app Role does not cover: refused (403,
+    // exit 5) until rbac/prometheus-proxy.yaml is applied there; then the
+    // proxy is reached (no endpoints behind this Service: 503, exit 5).
+    c.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: prometheus, namespace: monitoring}\nspec:\n  selector: {app: prometheus}\n  ports: [{name: web, port: 9090}]\n");
+    c.revoke("monitoring", "", "services/proxy", "get");
+    let out = c.run_bin(ANALYSIS, &args("monitoring/prometheus:9090"), &[]);
+    let (_, err) = expect(&out, 5);
+    let line = error_line(&err);
+    assert!(
+        line.contains("refused the service proxy request")
+            && line.contains("rbac/prometheus-proxy.yaml"),
+        "{line}"
+    );
+    let grant = switchyard_e2e::rbac_manifest("prometheus-proxy.yaml").replace(
+        "  name: switchyard-prometheus\n  labels:",
+        "  name: switchyard-prometheus\n  namespace: monitoring\n  labels:",
+    );
+    c.apply(&grant);
+    let out = c.run_bin(ANALYSIS, &args("monitoring/prometheus:9090"), &[]);
+    let (_, err) = expect(&out, 5);
+    let line = error_line(&err);
+    assert!(
+        line.contains("could not proxy") && line.contains("no endpoints"),
+        "{line}"
+    );
 }
 
 #[test]

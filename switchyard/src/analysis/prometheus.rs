@@ -338,7 +338,7 @@ impl Endpoint {
                 Fault::Unreachable,
                 match status {
                     401 | 403 => format!(
-                        "the API server refused the service proxy request to {what} ({reason}): {message}; the identity needs get on services/proxy (rbac/role.yaml)"
+                        "the API server refused the service proxy request to {what} ({reason}): {message}; the identity needs get on services/proxy in that namespace (rbac/role.yaml, or rbac/prometheus-proxy.yaml for a monitoring namespace)"
                     ),
                     _ => format!(
                         "the API server could not proxy to {what}: HTTP {status} {reason}: {message}"
