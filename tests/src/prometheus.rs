@@ -191,8 +191,24 @@ pub struct Prometheus {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// How the harness itself reaches it (basic auth, TLS).
+    access: Access,
+}
+
+/// How a client reaches this Prometheus.
+#[derive(Clone, Default)]
+struct Access {
     /// `user:password` when started with basic auth.
     basic: Option<String>,
+    /// The client TLS (trusting the test CA) when started with TLS.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Basic,
+    Tls,
 }
 
 /// The user and password a Prometheus of [`Prometheus::start_with_basic_auth`] requires.
@@ -203,10 +219,10 @@ const BASIC_HASH: &str = "$2b$04$abcdefghijklmnopqrstuuWLgjCHAzCrDz4dDxDbrf.WGQx
 
 /// Waits, bounded, for `/-/ready`; false at once if the process exited
 /// (its port was taken).
-fn wait_ready(port: u16, basic: Option<&str>, child: &mut Child) -> bool {
+fn wait_ready(port: u16, access: &Access, child: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Some((200, _)) = http_get(port, "/-/ready", basic) {
+        if let Some((200, _)) = http_get(port, "/-/ready", access) {
             return true;
         }
         if !matches!(child.try_wait(), Ok(None)) {
@@ -227,15 +243,26 @@ fn free_port() -> u16 {
 impl Prometheus {
     /// Starts one, waits for `/-/ready` and for the exporter's first samples.
     pub fn start() -> Prometheus {
-        Self::start_with(false)
+        Self::start_with(Mode::Plain)
     }
 
     /// The same, with `BASIC_USER`:`BASIC_PASSWORD` required on every request.
     pub fn start_with_basic_auth() -> Prometheus {
-        Self::start_with(true)
+        Self::start_with(Mode::Basic)
     }
 
-    fn start_with(basic: bool) -> Prometheus {
+    /// The same, serving https with a certificate of a CA made for the test
+    /// (its PEM at [`Prometheus::ca_file`]), for 127.0.0.1.
+    pub fn start_with_tls() -> Prometheus {
+        Self::start_with(Mode::Tls)
+    }
+
+    /// The test CA of [`Prometheus::start_with_tls`].
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    fn start_with(mode: Mode) -> Prometheus {
         let bin = binary();
         let exporter = Exporter::start();
         let dir = std::env::temp_dir().join(format!(
@@ -258,18 +285,29 @@ impl Prometheus {
             format!("--storage.tsdb.path={}", dir.join("data").display()),
             "--log.level=warn".to_string(),
         ];
-        if basic {
-            std::fs::write(
-                dir.join("web.yml"),
-                format!("basic_auth_users:\n  {BASIC_USER}: {BASIC_HASH}\n"),
-            )
-            .expect("web config written");
+        let mut access = Access::default();
+        let web = match mode {
+            Mode::Plain => None,
+            Mode::Basic => {
+                access.basic = Some(format!("{BASIC_USER}:{BASIC_PASSWORD}"));
+                Some(format!("basic_auth_users:\n  {BASIC_USER}: {BASIC_HASH}\n"))
+            }
+            Mode::Tls => {
+                access.tls = Some(write_tls(&dir));
+                Some(format!(
+                    "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                    dir.join("cert.pem").display(),
+                    dir.join("key.pem").display()
+                ))
+            }
+        };
+        if let Some(web) = web {
+            std::fs::write(dir.join("web.yml"), web).expect("web config written");
             args.push(format!(
                 "--web.config.file={}",
                 dir.join("web.yml").display()
             ));
         }
-        let basic = basic.then(|| format!("{BASIC_USER}:{BASIC_PASSWORD}"));
         // A free port can be taken between finding it and binding it: retry.
         for _ in 0..5 {
             let port = free_port();
@@ -281,13 +319,13 @@ impl Prometheus {
                 .stderr(std::fs::File::create(dir.join("prometheus.log")).expect("log file"))
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            if wait_ready(port, basic.as_deref(), &mut child) {
+            if wait_ready(port, &access, &mut child) {
                 let p = Prometheus {
                     exporter,
                     port,
                     dir,
                     child: Some(child),
-                    basic,
+                    access,
                 };
                 p.wait_for_samples();
                 return p;
@@ -306,7 +344,12 @@ impl Prometheus {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.access.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Waits until the canary's error ratio over 5 s is a number: scraped
@@ -321,7 +364,7 @@ impl Prometheus {
 
     /// One GET of this Prometheus (with its basic auth): status and body.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        http_get(self.port, path, self.basic.as_deref())
+        http_get(self.port, path, &self.access)
     }
 
     /// An instant query's first value, if any.
@@ -378,12 +421,58 @@ fn switchyard_encode(s: &str) -> String {
     out
 }
 
-/// A minimal blocking HTTP/1.1 GET on loopback.
-fn http_get(port: u16, path: &str, basic: Option<&str>) -> Option<(u16, String)> {
+/// A CA and a certificate for 127.0.0.1 it signed, as PEM files in `dir`
+/// (ca.pem, cert.pem, key.pem); the client TLS that trusts the CA.
+fn write_tls(dir: &std::path::Path) -> Arc<rustls::ClientConfig> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("a key")).expect("a CA");
+    let key = KeyPair::generate().expect("a key");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params");
+    let cert = params.signed_by(&key, &ca).expect("a certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca.pem");
+    std::fs::write(dir.join("cert.pem"), cert.pem()).expect("cert.pem");
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("key.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.der().to_vec()))
+        .expect("the CA is a certificate");
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
+/// A minimal blocking HTTP/1.1 GET on loopback, over TLS when `access` says.
+fn http_get(port: u16, path: &str, access: &Access) -> Option<(u16, String)> {
     use base64::Engine as _;
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let auth = basic
+    let tcp = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut conn: Box<dyn ReadWrite> = match &access.tls {
+        Some(tls) => {
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+            let session = rustls::ClientConnection::new(tls.clone(), name).ok()?;
+            Box::new(rustls::StreamOwned::new(session, tcp))
+        }
+        None => Box::new(tcp),
+    };
+    let auth = access
+        .basic
+        .as_deref()
         .map(|b| {
             format!(
                 "Authorization: Basic {}\r\n",
@@ -397,7 +486,10 @@ fn http_get(port: u16, path: &str, basic: Option<&str>) -> Option<(u16, String)>
     )
     .ok()?;
     let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).ok()?;
+    // A TLS peer may close without close_notify: what was read still counts.
+    if conn.read_to_end(&mut raw).is_err() && raw.is_empty() {
+        return None;
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
@@ -412,6 +504,9 @@ fn http_get(port: u16, path: &str, basic: Option<&str>) -> Option<(u16, String)>
     };
     Some((status, body))
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 fn dechunk(body: &str) -> String {
     let mut out = String::new();

@@ -733,3 +733,44 @@ fn deploy_weight_takes_an_analysis_for_a_ramp_only() {
         "Failed"
     );
 }
+
+#[test]
+fn tls_is_verified_and_prometheus_ca_trusts_a_private_ca() {
+    let c = TestCluster::demo();
+    let p = Prometheus::start_with_tls();
+    assert!(p.url().starts_with("https://127.0.0.1:"));
+    let file = write_analysis(&c, "a.yaml", &error_rate("  consecutiveErrorLimit: 0\n"));
+    let ca = p.ca_file();
+    let ca = ca.to_str().unwrap();
+    let base = [
+        "--app",
+        "shop",
+        "--canary",
+        "--analysis",
+        &file,
+        "--prometheus",
+        &p.url(),
+        "--timeout",
+        "1m",
+    ];
+    // The system's trust store does not know the test CA: refused, exit 5.
+    let out = c.run_bin(ANALYSIS, &base, &[]);
+    let (_, err) = expect(&out, 5);
+    let line = error_line(&err);
+    assert!(
+        line.contains("cannot be reached") && line.to_lowercase().contains("certificate"),
+        "{line}"
+    );
+    // --prometheus-ca trusts it.
+    let mut args = base.to_vec();
+    args.extend(["--prometheus-ca", ca]);
+    expect(&c.run_bin(ANALYSIS, &args, &[]), 0);
+    // Not a PEM file of certificates: exit 2 before anything is asked.
+    let mut args = base.to_vec();
+    args.extend(["--prometheus-ca", &file]);
+    let (_, err) = expect(&c.run_bin(ANALYSIS, &args, &[]), 2);
+    assert!(
+        error_line(&err).contains("cannot read CA certificates"),
+        "{err}"
+    );
+}
