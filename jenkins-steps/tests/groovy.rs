@@ -20,6 +20,8 @@ const PIPELINE_LIMIT: Duration = Duration::from_secs(180);
 /// The webhook URL's secret part: it must never show in a build log.
 const WEBHOOK_TOKEN: &str = "hook-SECRET-5f2a9c";
 const REGISTRY_PASSWORD: &str = "registry-SECRET-pw";
+/// The bearer token the analysis pipeline sends Prometheus (which ignores it).
+const PROMETHEUS_TOKEN: &str = "prom-SECRET-7c1d";
 
 fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -178,7 +180,7 @@ impl Build {
     }
 
     fn assert_no_secrets(&self) {
-        for secret in [WEBHOOK_TOKEN, REGISTRY_PASSWORD] {
+        for secret in [WEBHOOK_TOKEN, REGISTRY_PASSWORD, PROMETHEUS_TOKEN] {
             assert!(
                 !self.log.contains(secret),
                 "a secret is in the build log:\n{}",
@@ -271,6 +273,7 @@ fn run_pipeline(
         json!({
             "discord-webhook": discord.url,
             "registry": { "username": "ci", "password": REGISTRY_PASSWORD },
+            "prometheus-token": PROMETHEUS_TOKEN,
         })
         .to_string(),
     )
@@ -693,6 +696,8 @@ fn canary_analysis_pipeline_ramps_while_the_metrics_hold() {
     let discord = Discord::start();
     let b = run_analysis_pipeline(&c, &discord, &p, 11);
     b.assert_result(0, "SUCCESS");
+    b.assert_no_secrets();
+    assert!(b.log.contains("--prometheus-token-env"), "{}", b.log);
     assert!(b.log.contains("analysis error-rate #"), "{}", b.log);
     assert_eq!(
         weights(&c),
@@ -716,6 +721,7 @@ fn canary_analysis_pipeline_sets_the_weight_back_to_0_when_errors_rise() {
     let discord = Discord::start();
     let b = run_analysis_pipeline(&c, &discord, &p, 12);
     b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
     assert!(
         b.log.contains("analysis metric error-rate failed")
             && b.log.contains("weight set back to 0"),
