@@ -50,11 +50,16 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         promote: args.promote,
         timeout: args.timeout,
         set: args.provider.options(),
-        analysis,
+        analysis: analysis.clone(),
     };
     let mut progress = super::progress();
     let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
-    out.result(&r, || {
+    let mut doc = serde_json::to_value(&r)?;
+    if let Some(a) = &analysis {
+        // Every measurement of the background analysis, for -o json.
+        doc["analysis"] = serde_json::to_value(a.finish().await)?;
+    }
+    out.result(&doc, || {
         let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();
         let mut s = format!("ramped {} through {}\n", r.app, steps.join(" → "));
         if r.promoted {

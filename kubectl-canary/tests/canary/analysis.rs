@@ -163,12 +163,22 @@ fn a_ramp_passes_its_background_analysis() {
             &file,
             "--prometheus",
             &p.url(),
+            "-o",
+            "json",
         ],
     );
-    let (_, err) = expect(&out, 0);
-    assert!(err.matches("analysis error-rate #").count() >= 2, "{err}");
+    let (stdout, err) = expect(&out, 0);
+    let n = err.matches("analysis error-rate #").count();
+    assert!(n >= 2, "{err}");
     assert!(!err.contains("Failed"), "{err}");
     assert_eq!(super::route_weights(&c), (0, 100));
+    // -o json: the ramp, and every measurement of its background analysis.
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["analysis"]["phase"], "Successful");
+    let ms = doc["analysis"]["metrics"][0]["measurements"]
+        .as_array()
+        .unwrap();
+    assert_eq!(ms.len(), n, "{doc:#}");
 }
 
 #[test]
