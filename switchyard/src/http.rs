@@ -108,6 +108,25 @@ fn root_cause(e: &anyhow::Error) -> String {
     e.chain().last().map(|c| c.to_string()).unwrap_or_default()
 }
 
+/// TLS with the system's trust store through the platform verifier, as
+/// kube has it for the cluster.
+fn platform_tls() -> anyhow::Result<rustls::ClientConfig> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .and_then(|b| b.with_platform_verifier())
+    .map_err(|e| {
+        Error::new(
+            Exit::Failed,
+            format!("cannot set up TLS with the system's root certificates: {e}"),
+        )
+        .hint("install the CA certificates package on the agent (ca-certificates)")
+    })?
+    .with_no_client_auth())
+}
+
 /// TLS that trusts only the CA certificates (PEM) in `path`, as
 /// `curl --cacert` does: for a Prometheus whose certificate a private CA signed.
 pub fn tls_with_ca(path: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
@@ -164,14 +183,15 @@ pub async fn get_with(
     let request = request.body(Empty::<bytes::Bytes>::new())?;
     let send = async {
         if uri.scheme_str() == Some("https") {
-            let connector = match tls {
-                Some(tls) => hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config((*tls).clone())
-                    .https_only()
-                    .enable_http1()
-                    .build(),
-                None => https_connector()?,
+            let tls = match tls {
+                Some(tls) => (*tls).clone(),
+                None => platform_tls()?,
             };
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_only()
+                .enable_http1()
+                .build();
             Client::builder(TokioExecutor::new())
                 .build(connector)
                 .request(request)
