@@ -70,6 +70,41 @@ pub fn render(suite: &str, classname: &str, cases: &[Case]) -> String {
     x
 }
 
+/// One testcase per metric of an analysis: failed unless the metric ended
+/// Successful, its measurements as the details.
+pub fn analysis_cases(report: &switchyard::analysis::Report) -> Vec<Case> {
+    use switchyard::analysis::Phase;
+    report
+        .metrics
+        .iter()
+        .map(|m| Case {
+            name: m.name.clone(),
+            time: m.measurements.iter().map(|x| x.took).sum(),
+            failure: (m.phase != Phase::Successful).then(|| {
+                let details = m
+                    .measurements
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "{} {} → {}: {}",
+                            x.started_at,
+                            x.value.as_deref().unwrap_or("-"),
+                            x.phase,
+                            x.message
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                (
+                    m.phase.to_string(),
+                    m.message.clone().unwrap_or_else(|| m.phase.to_string()),
+                    details,
+                )
+            }),
+        })
+        .collect()
+}
+
 pub fn write(path: &Path, suite: &str, classname: &str, cases: &[Case]) -> std::io::Result<()> {
     std::fs::write(path, render(suite, classname, cases))
 }

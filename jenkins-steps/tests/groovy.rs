@@ -20,6 +20,8 @@ const PIPELINE_LIMIT: Duration = Duration::from_secs(180);
 /// The webhook URL's secret part: it must never show in a build log.
 const WEBHOOK_TOKEN: &str = "hook-SECRET-5f2a9c";
 const REGISTRY_PASSWORD: &str = "registry-SECRET-pw";
+/// The bearer token the analysis pipeline sends Prometheus (which ignores it).
+const PROMETHEUS_TOKEN: &str = "prom-SECRET-7c1d";
 
 fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -178,7 +180,7 @@ impl Build {
     }
 
     fn assert_no_secrets(&self) {
-        for secret in [WEBHOOK_TOKEN, REGISTRY_PASSWORD] {
+        for secret in [WEBHOOK_TOKEN, REGISTRY_PASSWORD, PROMETHEUS_TOKEN] {
             assert!(
                 !self.log.contains(secret),
                 "a secret is in the build log:\n{}",
@@ -271,6 +273,7 @@ fn run_pipeline(
         json!({
             "discord-webhook": discord.url,
             "registry": { "username": "ci", "password": REGISTRY_PASSWORD },
+            "prometheus-token": PROMETHEUS_TOKEN,
         })
         .to_string(),
     )
@@ -367,7 +370,11 @@ fn has_title(discord: &Discord, app: &str, outcome: &str) -> bool {
 
 #[test]
 fn examples_load_the_library_and_carry_no_inline_kubectl_curl_or_sleep() {
-    for name in ["Jenkinsfile.bluegreen", "Jenkinsfile.canary"] {
+    for name in [
+        "Jenkinsfile.bluegreen",
+        "Jenkinsfile.canary",
+        "Jenkinsfile.canary-analysis",
+    ] {
         let text = std::fs::read_to_string(crate_dir().join("examples").join(name)).unwrap();
         assert!(
             text.contains("@Library('switchyard') _"),
@@ -650,4 +657,84 @@ fn canary_pipeline_aborts_to_weight_zero_when_the_canary_is_down() {
     let titles = discord.titles();
     assert!(has_title(&discord, "shop", "rolled back"), "{titles:?}");
     assert!(!has_title(&discord, "shop", "succeeded"), "{titles:?}");
+}
+
+// -- metric analysis (a real Prometheus, switchyard_e2e::prometheus) ---------
+
+const CANARY_ANALYSIS: &str = "args: {threshold: \"0.05\"}\nmetrics:\n- name: error-rate\n  provider:\n    prometheus:\n      query: 'sum(rate(http_requests_total{app=\"{{app}}\",track=\"{{track}}\",status=~\"5..\"}[5s])) / sum(rate(http_requests_total{app=\"{{app}}\",track=\"{{track}}\"}[5s]))'\n  successCondition: result < {{args.threshold}}\n  interval: 500ms\n  count: 4\n";
+
+/// Jenkinsfile.canary-analysis as build BUILD_NUMBER, its analysis file in the
+/// workspace as the app's repository has it.
+fn run_analysis_pipeline(
+    c: &TestCluster,
+    discord: &Discord,
+    prometheus: &switchyard_e2e::prometheus::Prometheus,
+    build_number: u32,
+) -> Build {
+    let workspace = c.dir.join(format!("workspace-{build_number}"));
+    std::fs::create_dir_all(workspace.join("deploy")).unwrap();
+    std::fs::write(workspace.join("deploy/analysis.yaml"), CANARY_ANALYSIS).unwrap();
+    let image = format!("registry.example.com/shop/shop-frontend:{build_number}");
+    run_pipeline(
+        c,
+        discord,
+        "Jenkinsfile.canary-analysis",
+        build_number,
+        &[
+            ("IMAGE", &image),
+            ("CANARY_PAUSE", "2s"),
+            ("DEPLOY_TIMEOUT", "60s"),
+            ("PROMETHEUS", &prometheus.url()),
+        ],
+    )
+}
+
+#[test]
+fn canary_analysis_pipeline_ramps_while_the_metrics_hold() {
+    let c = TestCluster::demo();
+    let p = switchyard_e2e::prometheus::Prometheus::start();
+    let discord = Discord::start();
+    let b = run_analysis_pipeline(&c, &discord, &p, 11);
+    b.assert_result(0, "SUCCESS");
+    b.assert_no_secrets();
+    assert!(b.log.contains("--prometheus-token-env"), "{}", b.log);
+    assert!(b.log.contains("analysis error-rate #"), "{}", b.log);
+    assert_eq!(
+        weights(&c),
+        vec![("shop".to_string(), 0), ("shop-canary".to_string(), 100)]
+    );
+    let junit = std::fs::read_to_string(b.workspace.join("analysis.xml")).unwrap();
+    assert!(junit.contains("name=\"error-rate\""), "{junit}");
+}
+
+#[test]
+fn canary_analysis_pipeline_sets_the_weight_back_to_0_when_errors_rise() {
+    let c = TestCluster::demo();
+    let p = switchyard_e2e::prometheus::Prometheus::start();
+    p.exporter
+        .set(switchyard_e2e::prometheus::Traffic::Errors(30));
+    p.wait_until(
+        r#"sum(rate(http_requests_total{app="shop",track="canary",status=~"5.."}[5s])) / sum(rate(http_requests_total{app="shop",track="canary"}[5s]))"#,
+        "the canary's error ratio above 5 %",
+        |v| v > 0.05,
+    );
+    let discord = Discord::start();
+    let b = run_analysis_pipeline(&c, &discord, &p, 12);
+    b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
+    assert!(
+        b.log.contains("analysis metric error-rate failed")
+            && b.log.contains("weight set back to 0"),
+        "{}",
+        b.log
+    );
+    assert_eq!(
+        weights(&c),
+        vec![("shop".to_string(), 100), ("shop-canary".to_string(), 0)]
+    );
+    assert!(
+        has_title(&discord, "shop", "rolled back"),
+        "{:?}",
+        discord.titles()
+    );
 }

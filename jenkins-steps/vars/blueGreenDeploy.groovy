@@ -3,6 +3,8 @@
 //   blueGreenDeploy(app: 'web', image: "registry.example.com/web:${env.BUILD_NUMBER}",
 //                   healthPath: '/actuator/health', timeout: '10m',
 //                   scaleDownAfter: '15m',
+//                   analysis: 'deploy/pre.yaml', postAnalysis: 'deploy/post.yaml',
+//                   prometheus: [service: 'monitoring/prometheus:9090'],
 //                   notify: [provider: 'discord', credentialsId: 'discord-webhook'])
 //
 // 1. notify started
@@ -10,14 +12,18 @@
 //    idle color, rolled out (fails fast naming pod and reason)
 // 3. deploy-health-wait --app APP --color IDLE [--http PATH]: healthy, and the path
 //    answers 200 through the preview Service
-// 4. deploy-switch --app APP [--http PATH] --rollback-on-failure [--scale-down-after D]:
-//    the switch, checked after; a failed check switches back at once
+// 4. deploy-switch --app APP [--http PATH] --rollback-on-failure [--scale-down-after D]
+//    [--analysis F] [--post-analysis F]: `analysis:` judged against the idle color
+//    before the switch (a failure: not switched), `postAnalysis:` after it (a
+//    failure switches back); the switch checked after; a failed check switches back
 // 5. notify success; on failure notify failure (rolled-back when the switch was
 //    undone) and error(...). Exit codes: see switchyardStep.groovy / README.md.
 //
 // Arguments: app, image (required); healthPath, timeout (default '10m': the rollout
 // and the whole health wait), healthTimeout (default: timeout), checkTimeout
-// (post-switch check, default the step's 30s), scaleDownAfter, reason, notify,
+// (post-switch check, default the step's 30s), scaleDownAfter, reason, analysis,
+// postAnalysis (files in the workspace), analysisArgs ([KEY: VALUE]), prometheus (a URL,
+// or [url: | service: 'NS/NAME:PORT', credentialsId: (secret text token), ca:]), notify,
 // namespace, kubeconfig, context, busyRetries (default 2), busyWait (seconds, 30).
 // Returns [app, image, from, to, idle, switched, rolledBack].
 
@@ -67,8 +73,13 @@ def call(Map args = [:]) {
         if (args.scaleDownAfter) {
             switchArgs.addAll(['--scale-down-after', args.scaleDownAfter.toString()])
         }
+        // The --arg and Prometheus flags once, with whichever analysis comes first.
+        switchArgs.addAll(sy.analysisArgs(args, args.analysis))
+        switchArgs.addAll(sy.analysisArgs(args, args.postAnalysis, '--post-analysis', !args.analysis))
         switchArgs.addAll(kube)
-        Map switched = sy.run(common + [bin: 'deploy-switch', args: switchArgs, what: "switch of ${app} to ${idle}"])
+        Map switched = sy.withPrometheus(args) {
+            sy.run(common + [bin: 'deploy-switch', args: switchArgs, what: "switch of ${app} to ${idle}"])
+        }
         if (switched.exitCode == 1 && sy.field(switched.doc, ['result', 'rolledBack']) == true) {
             state.rolledBack = true
             String back = sy.field(switched.doc, ['result', 'switch', 'from']) ?: sy.field(switched.doc, ['result', 'to'])

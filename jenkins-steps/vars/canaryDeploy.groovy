@@ -2,6 +2,7 @@
 //
 //   canaryDeploy(app: 'shop', image: "registry.example.com/shop:${env.BUILD_NUMBER}",
 //                steps: [10, 30, 100], pause: '5m', healthPath: '/healthz', promote: true,
+//                analysis: 'deploy/analysis.yaml', prometheus: [service: 'monitoring/prometheus:9090'],
 //                notify: [provider: 'discord', credentialsId: 'discord-webhook'])
 //
 // 1. notify started
@@ -9,13 +10,17 @@
 //    APP-canary (never the stable Deployment), rolled out; it gets no traffic yet
 // 3. deploy-weight --app APP --steps 10,30,100 --pause P [--http PATH] [--promote]:
 //    each weight held for the pause while the canary stays healthy and PATH answers
-//    200 through the canary Service; any failure sets the weight back to 0 (exit 1)
+//    200 through the canary Service, and with `analysis:` the analysis file's
+//    metrics measured during every pause (Prometheus from `prometheus:`); any
+//    failure sets the weight back to 0 (exit 1)
 // 4. notify success; on failure notify rolled-back (the ramp failed: the weight is
 //    back to 0) or failure, optionally `kubectl-canary abort APP` (abortOnFailure:
 //    true: weight 0 and the canary scaled to 0), and error(...).
 //
 // Arguments: app, image, pause (required); steps (default [10, 30, 100]), healthPath,
 // promote (default false), timeout (default '10m'), abortOnFailure (default false),
+// analysis (a file in the workspace), analysisArgs ([KEY: VALUE]), prometheus (a URL,
+// or [url: | service: 'NS/NAME:PORT', credentialsId: (secret text token), ca:]),
 // notify, namespace, kubeconfig, context, busyRetries (default 2), busyWait (seconds, 30).
 // Returns [app, image, steps, promoted].
 
@@ -46,9 +51,12 @@ def call(Map args = [:]) {
         if (promote) {
             rampArgs.add('--promote')
         }
+        rampArgs.addAll(sy.analysisArgs(args, args.analysis))
         rampArgs.addAll(kube)
         ramped = true
-        Map ramp = sy.run(common + [bin: 'deploy-weight', args: rampArgs, what: "canary ramp of ${app}"])
+        Map ramp = sy.withPrometheus(args) {
+            sy.run(common + [bin: 'deploy-weight', args: rampArgs, what: "canary ramp of ${app}"])
+        }
         if (ramp.exitCode == 1) {
             // deploy-weight has already set the weight back to 0.
             announced = true

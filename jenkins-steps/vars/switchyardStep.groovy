@@ -249,3 +249,58 @@ void announce(Map args, String status, String message, String change = null) {
         env.SWITCHYARD_NOTIFIED = status
     }
 }
+
+/**
+ * The analysis flags of a step from its arguments: `file` (an analysis file in
+ * the workspace, versioned with the app) as `flag` (--analysis or
+ * --post-analysis), then the step's `analysisArgs: [KEY: VALUE]` and where
+ * Prometheus is, from `prometheus:`, either a URL string or a map
+ * [url: URL | service: 'NAMESPACE/NAME:PORT', credentialsId: ID (secret text:
+ * a bearer token), ca: 'ca.pem']. [] without a file. The token never reaches a
+ * command line: withPrometheus binds it to SWITCHYARD_PROMETHEUS_TOKEN.
+ */
+List analysisArgs(Map args, Object file, String flag = '--analysis', boolean withPrometheusFlags = true) {
+    if (!file) {
+        return []
+    }
+    List a = [flag, file.toString()]
+    if (!withPrometheusFlags) {
+        return a
+    }
+    if (args.analysisArgs instanceof Map) {
+        for (e in args.analysisArgs) {
+            a.addAll(['--arg', "${e.key}=${e.value}".toString()])
+        }
+    }
+    Object p = args.prometheus
+    if (p instanceof Map) {
+        if (p.url) {
+            a.addAll(['--prometheus', p.url.toString()])
+        }
+        if (p.service) {
+            a.addAll(['--prometheus-service', p.service.toString()])
+        }
+        if (p.credentialsId) {
+            a.addAll(['--prometheus-token-env', 'SWITCHYARD_PROMETHEUS_TOKEN'])
+        }
+        if (p.ca) {
+            a.addAll(['--prometheus-ca', p.ca.toString()])
+        }
+    } else if (p) {
+        a.addAll(['--prometheus', p.toString()])
+    }
+    return a
+}
+
+/** Runs `body` with the Prometheus token of `prometheus: [credentialsId: ...]` bound, if any. */
+Object withPrometheus(Map args, Closure body) {
+    Object p = args.prometheus
+    if (p instanceof Map && p.credentialsId) {
+        Object r = null
+        withCredentials([string(credentialsId: p.credentialsId.toString(), variable: 'SWITCHYARD_PROMETHEUS_TOKEN')]) {
+            r = body()
+        }
+        return r
+    }
+    return body()
+}

@@ -39,7 +39,8 @@ struct Cli {
 enum Command {
     Status(cmd::status::Args),
     Deploy(cmd::deploy::Args),
-    Switch(cmd::switch::Args),
+    // Boxed: its analysis flags make it much larger than the other variants.
+    Switch(Box<cmd::switch::Args>),
     Rollback(cmd::rollback::Args),
     #[command(name = "scale-down")]
     ScaleDown(cmd::scale_down::Args),
@@ -54,7 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Status(a) => cmd::status::run(a, &conn, &cli.kube, &out).await,
         Command::Deploy(a) => cmd::deploy::run(a, &conn, &out).await,
-        Command::Switch(a) => cmd::switch::run(a, &conn, &out).await,
+        Command::Switch(a) => cmd::switch::run(*a, &conn, &out).await,
         Command::Rollback(a) => cmd::rollback::run(a, &conn, &out).await,
         Command::ScaleDown(a) => cmd::scale_down::run(a, &conn, &out).await,
         Command::History(a) => cmd::history::run(a, &conn, &out).await,

@@ -22,6 +22,7 @@ use switchyard::output::{self, Format};
   kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote
   kubectl canary promote shop
   kubectl canary abort shop
+  kubectl canary analysis lint analysis.yaml shop --prometheus-service monitoring/prometheus:9090
 
 Exit codes: 0 done or unchanged, 1 failed, 2 bad input, 3 precondition not met,
 4 another operation holds the app, 5 cluster unreachable or not authorized, 124 timed out."
@@ -44,6 +45,7 @@ enum Command {
     Promote(cmd::promote::Args),
     Abort(cmd::abort::Args),
     Ramp(cmd::ramp::Args),
+    Analysis(cmd::analysis::Args),
     Completion(switchyard::completion::Completion),
 }
 
@@ -57,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Promote(a) => cmd::promote::run(a, &conn, &out).await,
         Command::Abort(a) => cmd::abort::run(a, &conn, &out).await,
         Command::Ramp(a) => cmd::ramp::run(a, &conn, &out).await,
+        Command::Analysis(a) => cmd::analysis::run(a, &conn, &out).await,
         Command::Completion(c) => c.exit::<Cli>(),
     }
 }

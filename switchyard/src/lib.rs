@@ -4,6 +4,7 @@
 //! The front ends (`kubectl-bluegreen`, `kubectl-canary`, the Jenkins steps) are
 //! thin: every rule lives here, once.
 
+pub mod analysis;
 pub mod bluegreen;
 pub mod canary;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod completion;
 pub mod connect;
 pub mod event;
 pub mod exit;
+pub mod gates;
 pub mod guard;
 pub mod health;
 pub mod history;

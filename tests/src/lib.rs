@@ -7,6 +7,7 @@
 //! inspection (`kubectl`, `get_json`, `apply`, the store) keep the admin token.
 
 pub mod faults;
+pub mod prometheus;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -24,8 +24,10 @@ use switchyard::health;
 #[command(after_help = "Examples (Jenkinsfile):
   sh 'deploy-health-wait --app web --color green --http /actuator/health --timeout 5m --junit health.xml'
   sh 'deploy-health-wait --app shop --canary --result-file health.json'
+  sh 'deploy-health-wait --app shop --canary --analysis analysis.yaml --prometheus-service monitoring/prometheus:9090 --junit health.xml'
 
-Exit codes: 0 healthy, 1 failing (pod and reason named), 2 bad input, 3 not found, 124 timed out.")]
+Exit codes: 0 healthy, 1 failing (pod and reason named) or its --analysis failed, 2 bad input,
+3 not found, 5 Prometheus unreachable, 124 timed out.")]
 struct Args {
     /// The app (blue/green or canary).
     #[arg(long, required_unless_present = "deployment")]
@@ -60,6 +62,9 @@ struct Args {
     /// Write a JUnit XML report (one testcase per check).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// --analysis FILE: once healthy, judge the target by its metrics too.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
     #[command(flatten)]
     step: StepArgs,
     #[command(flatten)]
@@ -107,6 +112,34 @@ async fn target(
     }
 }
 
+/// The analysis gate and its variables, when `--analysis` is given: read
+/// before anything is waited for, so a bad file is exit 2 at once.
+async fn analysis_gate(
+    a: &Args,
+    client: &kube::Client,
+    ns: &str,
+) -> anyhow::Result<Option<(switchyard::gates::Gate, switchyard::analysis::Vars)>> {
+    let Some(file) = &a.analysis.analysis else {
+        return Ok(None);
+    };
+    let providers = a.analysis.prometheus.providers(Some(client))?;
+    let gate = switchyard::gates::Gate::load(file, &a.analysis.args, &providers, a.step.timeout)?;
+    let app = a.app.as_deref().unwrap_or_default();
+    let vars = if let Some(c) = a.color {
+        switchyard::gates::color_vars(&bluegreen::load(client, ns, app).await?, c)
+    } else if a.canary || a.stable {
+        switchyard::gates::canary_vars(&switchyard::canary::load(client, ns, app).await?, a.canary)
+    } else {
+        return Err(Error::new(
+            Exit::Usage,
+            "--analysis needs a track for its variables: --app with --color, --canary or --stable",
+        )
+        .into());
+    };
+    gate.start(&vars)?;
+    Ok(Some((gate, vars)))
+}
+
 /// The step, with its JUnit report written however it ends: passed or failed
 /// checks, an error, or SIGINT/SIGTERM (the report's Drop: the running check
 /// failed as interrupted).
@@ -139,6 +172,7 @@ async fn check(
     let (deployment, service) = target(a, &conn.client, &conn.namespace).await?;
     report.suite = format!("deploy-health-wait {deployment}");
     report.start(format!("rollout {deployment}"));
+    let gate = analysis_gate(a, &conn.client, &conn.namespace).await?;
     if a.http.is_some() && service.is_none() {
         return Err(Error::new(
             Exit::Usage,
@@ -257,6 +291,31 @@ async fn check(
             );
         }
         result["url"] = json!({ "passed": passed, "answer": answer });
+    }
+    if exit == Exit::Ok
+        && let Some((mut gate, vars)) = gate
+    {
+        gate.timeout = a.step.timeout.saturating_sub(started.elapsed());
+        let mut progress = log.progress();
+        let (analysis, timed_out) = gate.run(&vars, "analysis", &mut progress).await?;
+        report.cases.extend(junit::analysis_cases(&analysis));
+        exit = if timed_out {
+            Exit::Timeout
+        } else {
+            analysis.exit()
+        };
+        summary = match exit {
+            Exit::Ok => format!("{summary}; {}", analysis.message),
+            Exit::Timeout => format!(
+                "analysis {} did not finish within the timeout: {}",
+                gate.template.origin, analysis.message
+            ),
+            _ => format!(
+                "{deployment} is healthy, but its analysis failed: {}",
+                analysis.message
+            ),
+        };
+        result["analysis"] = json!(analysis);
     }
     Ok(match exit {
         Exit::Ok => Outcome::ok(summary, result),

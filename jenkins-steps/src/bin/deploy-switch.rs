@@ -20,9 +20,11 @@ use switchyard::{health, undo};
 )]
 #[command(after_help = "Example (Jenkinsfile):
   sh 'deploy-switch --app web --http /actuator/health --rollback-on-failure --result-file switch.json'
+  sh 'deploy-switch --app web --analysis pre.yaml --post-analysis post.yaml --prometheus-service monitoring/prometheus:9090'
 
 Exit codes: 0 switched or unchanged, 1 the post-switch check failed (rolled back with
---rollback-on-failure), 2 bad input, 3 precondition (target not ready), 4 busy, 5 unreachable.")]
+--rollback-on-failure), or an analysis failed (before: not switched; after: switched back),
+2 bad input, 3 precondition (target not ready), 4 busy, 5 unreachable.")]
 struct Args {
     /// The blue/green app: its Service APP and Deployments APP-blue and APP-green.
     #[arg(long)]
@@ -48,6 +50,12 @@ struct Args {
     /// Why, for the history and the Event (e.g. the release).
     #[arg(long, value_name = "TEXT")]
     reason: Option<String>,
+    /// --analysis FILE: judged before the switch, against the color about to serve.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
+    /// Judged after the switch, against the color now serving; a failure switches back.
+    #[arg(long, value_name = "FILE")]
+    post_analysis: Option<std::path::PathBuf>,
     #[command(flatten)]
     step: StepArgs,
     #[command(flatten)]
@@ -74,10 +82,38 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         verify_timeout: a.check_timeout,
         ..switch::Options::default()
     };
+    let gates = switchyard::gates::switch_gates(
+        &a.analysis,
+        a.post_analysis.as_deref(),
+        client,
+        a.step.timeout,
+    )?;
     let mut progress = log.progress();
-    let switched = switch::run(client, ns, &a.app, &opts, &mut progress).await;
+    let mut judged = Vec::new();
+    let switched = switchyard::gates::switch(
+        client,
+        ns,
+        &a.app,
+        &opts,
+        &gates,
+        &mut judged,
+        &mut progress,
+    )
+    .await;
     let report = match (switched, before) {
         (Ok(r), _) => r,
+        // An analysis decided: its measurements go into the result.
+        (Err(e), _)
+            if !judged.is_empty() && switchyard::exit::classify(&e) != Exit::Unreachable =>
+        {
+            let message = switchyard::output::one_line(&e);
+            return Ok(Outcome {
+                exit: switchyard::exit::classify(&e),
+                summary: message.clone(),
+                result: json!({ "analyses": judged }),
+                error: Some((message, switchyard::exit::hint_for(&e))),
+            });
+        }
         (Err(e), Some(active)) => {
             // The switch may have happened before verification failed: put it back.
             let now = bluegreen::load(client, ns, &a.app).await?;
@@ -104,12 +140,12 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
                 return Ok(Outcome::failed(
                     Exit::Failed,
                     msg,
-                    json!({ "rolledBack": true, "to": active }),
+                    json!({ "rolledBack": true, "to": active, "analyses": judged }),
                 ));
             }
-            return Err(e);
+            return with_analyses(e, judged);
         }
-        (Err(e), None) => return Err(e),
+        (Err(e), None) => return with_analyses(e, judged),
     };
     if report.result == "unchanged" {
         return Ok(Outcome::ok(
@@ -176,6 +212,9 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         report.app, report.from, report.to, report.revision
     );
     let mut result = json!({ "switch": report, "rolledBack": false });
+    if !judged.is_empty() {
+        result["analyses"] = json!(judged);
+    }
     if let Some(delay) = a.scale_down_after {
         log.line(&summary);
         let scaled =
@@ -183,6 +222,24 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         result["scaledDown"] = json!(scaled);
     }
     Ok(Outcome::ok(summary, result))
+}
+
+/// The error as the step's outcome, with the analyses that ran (their
+/// measurements) in the result.
+fn with_analyses(
+    e: anyhow::Error,
+    judged: Vec<switchyard::gates::Judged>,
+) -> anyhow::Result<Outcome> {
+    if judged.is_empty() {
+        return Err(e);
+    }
+    let message = switchyard::output::one_line(&e);
+    Ok(Outcome {
+        exit: switchyard::exit::classify(&e),
+        summary: message.clone(),
+        result: json!({ "analyses": judged }),
+        error: Some((message, switchyard::exit::hint_for(&e))),
+    })
 }
 
 fn main() {

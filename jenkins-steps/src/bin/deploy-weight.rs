@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Parser};
 use jenkins_steps::{Outcome, StepArgs};
+use serde_json::json;
 use switchyard::canary::{self, ramp, set};
 use switchyard::connect::KubeArgs;
 use switchyard::traffic::Kind;
@@ -19,6 +20,7 @@ use switchyard::traffic::Kind;
 #[command(after_help = "Examples (Jenkinsfile):
   sh 'deploy-weight --app shop --weight 10'
   sh 'deploy-weight --app shop --steps 10,30,100 --pause 2m --http /healthz --promote'
+  sh 'deploy-weight --app shop --steps 10,50,100 --pause 5m --analysis analysis.yaml --prometheus-service monitoring/prometheus:9090'
 
 Exit codes: 0 done or unchanged, 1 a step failed (weight set back to 0), 2 bad input,
 3 precondition (canary not ready), 4 busy, 5 unreachable.")]
@@ -53,6 +55,9 @@ struct Args {
     /// Replica split: the total number of pods to divide (default: the current sum).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = switchyard::cli::replicas)]
     total: Option<i32>,
+    /// With --steps: measured during every pause; a failure sets the weight back to 0.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
     #[command(flatten)]
     step: StepArgs,
     #[command(flatten)]
@@ -71,6 +76,14 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let conn = a.kube.connect().await?;
     let app = canary::load(&conn.client, &conn.namespace, &a.app).await?;
     let mut progress = log.progress();
+    if weight.is_some() && a.analysis.analysis.is_some() {
+        return Err(switchyard::exit::Error::new(
+            switchyard::exit::Exit::Usage,
+            "--analysis judges the pauses of a ramp: it goes with --steps, not --weight",
+        )
+        .hint("run deploy-analysis after deploy-weight --weight to judge one weight")
+        .into());
+    }
     if let Some(w) = weight {
         let r = set::run(&conn.client, &app, w, &set_opts, &mut progress).await?;
         let summary = match r.result {
@@ -82,6 +95,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         };
         return Ok(Outcome::ok(summary, r));
     }
+    let background = switchyard::gates::ramp_analysis(&a.analysis, &conn.client, &app)?;
     let opts = ramp::Options {
         steps: steps.unwrap_or_default(),
         pause: a.pause.unwrap_or_default(),
@@ -92,9 +106,32 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         // A re-run build resumes the ramp from the weight it left.
         from_start: false,
         set: set_opts,
+        analysis: background.clone(),
     };
-    let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
+    let ramped = ramp::run(&conn.client, &app, &opts, &mut progress).await;
+    // Every measurement goes into the result, whatever the ramp's ending.
+    let analysis = match &background {
+        Some(b) => Some(b.finish().await),
+        None => None,
+    };
+    let r = match (ramped, &analysis) {
+        (Ok(r), _) => r,
+        (Err(e), Some(report)) => {
+            let message = switchyard::output::one_line(&e);
+            return Ok(Outcome {
+                exit: switchyard::exit::classify(&e),
+                summary: message.clone(),
+                result: json!({ "analysis": report }),
+                error: Some((message, switchyard::exit::hint_for(&e))),
+            });
+        }
+        (Err(e), None) => return Err(e),
+    };
     let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();
+    let mut result = serde_json::to_value(&r)?;
+    if let Some(report) = analysis {
+        result["analysis"] = json!(report);
+    }
     Ok(Outcome::ok(
         format!(
             "ramped {} through {}{}",
@@ -102,7 +139,7 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
             steps.join(" → "),
             if r.promoted { "; promoted" } else { "" }
         ),
-        r,
+        result,
     ))
 }
 

@@ -1,5 +1,6 @@
 //! The step executables as a Jenkins `sh` step runs them, against the sandbox.
 
+mod analysis;
 mod bad_input;
 mod faults;
 mod health_wait;

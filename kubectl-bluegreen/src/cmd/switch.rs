@@ -14,7 +14,8 @@ use super::Out;
 #[command(after_help = "Examples:
   kubectl bluegreen switch
   kubectl bluegreen switch web --to green --http /actuator/health --reason 'release 1.2'
-  kubectl bluegreen switch web --dry-run=server")]
+  kubectl bluegreen switch web --dry-run=server
+  kubectl bluegreen switch web --analysis pre.yaml --post-analysis post.yaml --prometheus-service monitoring/prometheus:9090")]
 pub struct Args {
     /// The app (default: the only blue/green app in the namespace).
     app: Option<String>,
@@ -39,6 +40,15 @@ pub struct Args {
     /// How long the EndpointSlices may take to list only the new color (0: no limit).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::timeout)]
     verify_timeout: Duration,
+    /// --analysis FILE: judged before the switch, against the color about to serve.
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
+    /// Judged after the switch, against the color now serving; a failure switches back (exit 1).
+    #[arg(long, value_name = "FILE")]
+    post_analysis: Option<std::path::PathBuf>,
+    /// How long each analysis may take.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::duration)]
+    analysis_timeout: Duration,
 }
 
 pub fn parse_color(s: &str) -> Result<Color, String> {
@@ -67,8 +77,23 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         verify_timeout: args.verify_timeout,
         ..switch::Options::default()
     };
+    let gates = switchyard::gates::switch_gates(
+        &args.analysis,
+        args.post_analysis.as_deref(),
+        &conn.client,
+        args.analysis_timeout,
+    )?;
     let mut progress = super::progress();
-    let report = switch::run(&conn.client, &conn.namespace, &name, &opts, &mut progress).await?;
+    let report = switchyard::gates::switch(
+        &conn.client,
+        &conn.namespace,
+        &name,
+        &opts,
+        &gates,
+        &mut Vec::new(),
+        &mut progress,
+    )
+    .await?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

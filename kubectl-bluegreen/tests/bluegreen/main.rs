@@ -1,6 +1,7 @@
 //! kubectl-bluegreen as users run it: the built binary, and once through the
 //! installed kubectl finding it on PATH, against the demo sandbox.
 
+mod analysis;
 mod bad_input;
 mod deploy;
 mod faults;

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments, and the call into the library.
 
 pub mod abort;
+pub mod analysis;
 pub mod deploy;
 pub mod promote;
 pub mod ramp;

@@ -11,7 +11,8 @@ use super::{Out, WeightArgs};
 /// Step the weight up, keeping each step for a pause while the canary stays healthy; abort (weight 0) on failure.
 #[derive(clap::Args)]
 #[command(after_help = "Example:
-  kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote")]
+  kubectl canary ramp shop --steps 10,25,50,100 --pause 2m --http /healthz --promote
+  kubectl canary ramp shop --steps 10,50,100 --pause 5m --analysis analysis.yaml --prometheus-service monitoring/prometheus:9090")]
 pub struct Args {
     /// The canary app (default: the only one in the namespace).
     app: Option<String>,
@@ -39,11 +40,14 @@ pub struct Args {
     from_start: bool,
     #[command(flatten)]
     provider: WeightArgs,
+    #[command(flatten)]
+    analysis: switchyard::analysis::AnalysisArgs,
 }
 
 pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exit> {
     let steps = ramp::parse_steps(&args.steps)?;
     let app = canary::pick(&conn.client, &conn.namespace, args.app.as_deref()).await?;
+    let analysis = switchyard::gates::ramp_analysis(&args.analysis, &conn.client, &app)?;
     let opts = ramp::Options {
         steps,
         pause: args.pause,
@@ -53,10 +57,16 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
         timeout: args.timeout,
         from_start: args.from_start,
         set: args.provider.options(),
+        analysis: analysis.clone(),
     };
     let mut progress = super::progress();
     let r = ramp::run(&conn.client, &app, &opts, &mut progress).await?;
-    out.result(&r, || {
+    let mut doc = serde_json::to_value(&r)?;
+    if let Some(a) = &analysis {
+        // Every measurement of the background analysis, for -o json.
+        doc["analysis"] = serde_json::to_value(a.finish().await)?;
+    }
+    out.result(&doc, || {
         let steps: Vec<String> = r.steps.iter().map(|s| format!("{s}%")).collect();
         let mut s = if r.steps.is_empty() {
             format!(

@@ -1,6 +1,7 @@
 //! kubectl-canary as users run it, against the sandbox: the demo app `shop`
 //! for Gateway API, fixtures for ingress-nginx, Istio and the replica split.
 
+mod analysis;
 mod bad_input;
 mod deploy;
 mod faults;

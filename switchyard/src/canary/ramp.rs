@@ -35,6 +35,9 @@ pub struct Options {
     /// Start at the first step even if the weight is already past it.
     pub from_start: bool,
     pub set: set::Options,
+    /// Measured during every pause (Argo's background analysis); a failure
+    /// ends the ramp as a failed check does.
+    pub analysis: Option<crate::analysis::Background>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -232,7 +235,12 @@ pub async fn run(
                 if left.is_zero() {
                     break;
                 }
-                tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+                let nap = left.min(Duration::from_secs(1));
+                if let Some(why) =
+                    crate::analysis::Background::pause(&opts.analysis, nap, progress).await
+                {
+                    return Ok(Err((i, step, why)));
+                }
             }
         }
         Ok(Ok(()))
