@@ -64,7 +64,7 @@ pub enum Profile {
     /// cluster earlier benchmarks ran on, kept for comparison.
     Instant,
     /// A real control plane: the sandbox's default controller timing
-    /// (informer lag, status in steps, EndpointSlices 20 ms behind, graceful
+    /// (informer lag, status in steps, EndpointSlices 10 ms behind, graceful
     /// pod termination) plus 3 ms per write, what a write through a real
     /// kube-apiserver to etcd costs on these machines' disks.
     RealControlPlane,

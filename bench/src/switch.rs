@@ -121,7 +121,7 @@ pub async fn run(cfg: &Config) -> Result<Section> {
              `kubectl patch svc` + `kubectl get endpointslices`, kubectl's discovery \
              cache warm), on the same sandbox in the same run, once per control-plane \
              profile: a real control plane's timing (controllers a few ms behind, \
-             EndpointSlices 20 ms behind the Service, 3 ms per write as an etcd round \
+             EndpointSlices 10 ms behind the Service, 3 ms per write as an etcd round \
              trip costs) and the instant controllers earlier runs measured. API calls: \
              every request the sandbox served during one run.",
             cfg.runs, cfg.runs

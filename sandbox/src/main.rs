@@ -80,7 +80,7 @@ struct Serve {
     #[arg(long, value_name = "DURATION", default_value = "5ms", value_parser = parse_duration)]
     controller_delay: Duration,
     /// How far EndpointSlices lag pod readiness and selector changes.
-    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_duration)]
     endpoints_delay: Duration,
     /// The longest a deleted pod stays Terminating (its
     /// terminationGracePeriodSeconds, capped by this; 0: pods go at once).

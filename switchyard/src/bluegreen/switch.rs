@@ -359,22 +359,6 @@ async fn plan_and_switch(
         None => {}
     }
 
-    lock::critical(write(
-        client,
-        app,
-        &main_write,
-        preview_write.as_ref(),
-        from,
-        to,
-        progress,
-    ))
-    .await?;
-    report.result = "switched";
-    progress(&format!(
-        "Service {name} now selects {to}; verifying EndpointSlices"
-    ));
-    report.endpoints =
-        verify_endpoints(client, ns, name, &target_name, opts.verify_timeout).await?;
     let svc_ref = crate::event::reference("v1", "Service", ns, &app.service.metadata);
     let mut note = format!("switched {name} from {from} to {to} ({})", entry.actor);
     if let Some(r) = &entry.reason {
@@ -383,19 +367,45 @@ async fn plan_and_switch(
     if let Some(b) = &entry.build {
         note.push_str(&format!(" {b}"));
     }
-    if let Err(w) = event::record(
-        client,
-        ns,
-        svc_ref,
-        "Switched",
-        "Switch",
-        &note,
-        "switchyard.dev/bluegreen",
-    )
-    .await
-    {
-        report.warnings.push(w);
-    }
+    // The verification's list and watch start with the writes, and the
+    // Event goes out while the EndpointSlices catch up: every round trip
+    // the switch waits on is one it needs (on a real control plane each
+    // write is an etcd round trip, and the EndpointSlice controller lags).
+    // The writes are one critical section; a failed write ends the
+    // verification with it.
+    let writes_then_event = async {
+        lock::critical(write(
+            client,
+            app,
+            &main_write,
+            preview_write.as_ref(),
+            from,
+            to,
+            progress,
+        ))
+        .await?;
+        progress(&format!(
+            "Service {name} now selects {to}; verifying EndpointSlices"
+        ));
+        Ok::<_, anyhow::Error>(
+            event::record(
+                client,
+                ns,
+                svc_ref,
+                "Switched",
+                "Switch",
+                &note,
+                "switchyard.dev/bluegreen",
+            )
+            .await
+            .err(),
+        )
+    };
+    let verification = verify_endpoints(client, ns, name, &target_name, opts.verify_timeout);
+    let (warning, endpoints) = tokio::try_join!(writes_then_event, verification)?;
+    report.result = "switched";
+    report.endpoints = endpoints;
+    report.warnings.extend(warning);
     Ok(report)
 }
 
