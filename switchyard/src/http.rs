@@ -250,19 +250,25 @@ where
 
     /// A client with a given proxy matcher; `https`: load TLS.
     pub fn with_matcher(https: bool, matcher: Matcher) -> anyhow::Result<Self> {
-        let matcher = Arc::new(matcher);
         let tls = match https {
             true => Some(Arc::new(tls_config()?)),
             false => None,
         };
+        Ok(Self::with_tls(tls, matcher))
+    }
+
+    /// A client with the given TLS (None: http URLs only) and proxy matcher:
+    /// for a Prometheus whose CA is given (`--prometheus-ca`).
+    pub fn with_tls(tls: Option<Arc<rustls::ClientConfig>>, matcher: Matcher) -> Self {
+        let matcher = Arc::new(matcher);
         let connector = Connector {
             matcher: matcher.clone(),
             tls,
         };
-        Ok(HttpClient {
+        HttpClient {
             client: Client::builder(TokioExecutor::new()).build(connector),
             matcher,
-        })
+        }
     }
 
     /// Sends `request`. A plain http request through a proxy carries the
@@ -351,25 +357,6 @@ fn root_cause(e: &anyhow::Error) -> String {
     e.chain().last().map(|c| c.to_string()).unwrap_or_default()
 }
 
-/// TLS with the system's trust store through the platform verifier, as
-/// kube has it for the cluster.
-fn platform_tls() -> anyhow::Result<rustls::ClientConfig> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .and_then(|b| b.with_platform_verifier())
-    .map_err(|e| {
-        Error::new(
-            Exit::Failed,
-            format!("cannot set up TLS with the system's root certificates: {e}"),
-        )
-        .hint("install the CA certificates package on the agent (ca-certificates)")
-    })?
-    .with_no_client_auth())
-}
-
 /// TLS that trusts only the CA certificates (PEM) in `path`, as
 /// `curl --cacert` does: for a Prometheus whose certificate a private CA signed.
 pub fn tls_with_ca(path: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
@@ -424,29 +411,18 @@ pub async fn get_with(
         request = request.header(k, v);
     }
     let request = request.body(Empty::<bytes::Bytes>::new())?;
+    // Through the proxy the environment names, with TCP_NODELAY, as every
+    // other non-Kubernetes request.
     let send = async {
-        if uri.scheme_str() == Some("https") {
-            let tls = match tls {
-                Some(tls) => (*tls).clone(),
-                None => platform_tls()?,
-            };
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_only()
-                .enable_http1()
-                .build();
-            Client::builder(TokioExecutor::new())
-                .build(connector)
-                .request(request)
-                .await
-                .map_err(anyhow::Error::from)
-        } else {
-            Client::builder(TokioExecutor::new())
-                .build(HttpConnector::new())
-                .request(request)
-                .await
-                .map_err(anyhow::Error::from)
-        }
+        let tls = match (uri.scheme_str(), tls) {
+            (Some("https"), Some(tls)) => Some(tls),
+            (Some("https"), None) => Some(Arc::new(tls_config()?)),
+            _ => None,
+        };
+        HttpClient::with_tls(tls, Matcher::from_env())
+            .request(request)
+            .await
+            .map_err(anyhow::Error::from)
     };
     let fetch = async {
         let response = send
