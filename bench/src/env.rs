@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use kube_sandbox::{Cluster, Options, Sandbox, Settings};
 
 /// Every binary that ships, by name.
-pub const BINARIES: [&str; 8] = [
+pub const BINARIES: [&str; 9] = [
     "kubectl-bluegreen",
     "kubectl-canary",
     "deploy-health-wait",
@@ -18,6 +18,7 @@ pub const BINARIES: [&str; 8] = [
     "deploy-weight",
     "deploy-rollback",
     "deploy-notify",
+    "deploy-analysis",
     "kube-sandbox",
 ];
 
