@@ -149,8 +149,10 @@ pub async fn run(cfg: &Config) -> Result<Section> {
          once rather than after 30 s; one read (Deployments for readiness, Services for both \
          selectors) is the plan, taken under the Lease so no other operation can change it \
          before the writes; the preview is switched to the old color with the Service; the \
-         EndpointSlice list verifies that only the new color serves; the Event records the \
-         change. An earlier version also read before taking the Lease (10 calls); that read \
+         EndpointSlice list, and the watch that follows it until the EndpointSlice \
+         controller has caught up (both start with the writes, so on a real control plane \
+         there is always a change to wait for), verify that only the new color serves; the \
+         Event records the change, sent while the EndpointSlices catch up. An earlier version also read before taking the Lease (10 calls); that read \
          had to be repeated under it, and is gone."
             .to_string(),
     );
