@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use kube::core::{Expression, Selector};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -468,12 +468,13 @@ async fn watch_deployment(
             format!("deployment {name} was deleted while waiting for it"),
         )
     };
-    let mut deployments = feed(
+    let mut feed = Feed::new(
         Api::<Deployment>::namespaced(client.clone(), ns),
         None,
         Some(format!("metadata.name={name}")),
     );
-    let mut deployment = first_list(&mut deployments)
+    let mut deployment = feed
+        .list()
         .await
         .with_context(|| format!("reading deployment {name}"))?
         .into_iter()
@@ -484,6 +485,7 @@ async fn watch_deployment(
                 format!("deployment {name} not found in namespace {ns}"),
             )
         })?;
+    let mut deployments = feed.changes();
     let mut target: Option<Target> = None;
     let mut pod_changes: Option<Changes<Pod>> = None;
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
@@ -496,15 +498,15 @@ async fn watch_deployment(
             pod_changes = None;
             pods.clear();
             if let Some((t, selector)) = current_replica_set(client, ns, &deployment).await? {
-                let mut changes = feed(
+                let mut feed = Feed::new(
                     Api::<Pod>::namespaced(client.clone(), ns),
                     Some(selector),
                     None,
                 );
-                let items = first_list(&mut changes).await.context("listing pods")?;
+                let items = feed.list().await.context("listing pods")?;
                 pods = owned_pods(items, &t.uid);
                 target = Some(t);
-                pod_changes = Some(changes);
+                pod_changes = Some(feed.changes());
             }
         }
 
@@ -614,10 +616,10 @@ async fn current_replica_set(
     )))
 }
 
-/// The changes of a [`feed`], as a stream that ends only after an error.
+/// The changes of a [`Feed`], as a stream that never ends.
 type Changes<K> = BoxStream<'static, Result<Change<K>>>;
 
-/// A change seen by a [`feed`].
+/// A change seen by a [`Feed`].
 enum Change<K> {
     /// A fresh list replaces everything known (first list, or after 410 Gone).
     Listed(Vec<K>),
@@ -625,106 +627,128 @@ enum Change<K> {
     Deleted(K),
 }
 
-/// Consecutive failed watch or list requests after which the error is
-/// reported: the API server is more likely gone than busy.
+/// List-then-watch of one kind of object, resuming where it left off: what
+/// kube's `runtime::watcher` does, in the few lines this module needs.
+struct Feed<K> {
+    api: Api<K>,
+    list_params: ListParams,
+    watch_params: WatchParams,
+    resource_version: String,
+    stream: Option<BoxStream<'static, kube::Result<WatchEvent<K>>>>,
+    /// Watches in a row that failed or ended before delivering anything.
+    restarts: u32,
+}
+
+/// Consecutive failed watch requests after which the error is reported: the
+/// API server is more likely gone than busy.
 const MAX_WATCH_ERRORS: u32 = 5;
 
-/// The pause before the next attempt after an error: 50 ms doubling to 2 s,
-/// reset by a success (kube-runtime's `StreamBackoff` calls `reset`).
-struct Pause(Duration);
-
-impl Iterator for Pause {
-    type Item = Duration;
-    fn next(&mut self) -> Option<Duration> {
-        let d = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(2));
-        Some(d)
-    }
-}
-
-impl kube::runtime::utils::Backoff for Pause {
-    fn reset(&mut self) {
-        self.0 = Duration::from_millis(50);
-    }
-}
-
-/// List-then-watch of one kind of object: kube-runtime's `watcher`, whose
-/// state machine lists (paginated), watches from the list's
-/// resourceVersion, resumes a watch the server ends from the last event or
-/// bookmark, and relists after 410 Gone. Its pages come here as one
-/// `Listed`; errors are paced by [`Pause`] and reported after
-/// [`MAX_WATCH_ERRORS`] in a row, or at once when no retry can cure them
-/// (403, 404: the watcher would retry those forever).
-fn feed<K>(api: Api<K>, labels: Option<String>, fields: Option<String>) -> Changes<K>
+impl<K> Feed<K>
 where
-    K: Resource + Clone + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
+    K: Resource + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
-    use kube::runtime::WatchStreamExt;
-    use kube::runtime::watcher::{self, Event};
-    let mut config = watcher::Config::default();
-    if let Some(l) = &labels {
-        config = config.labels(l);
+    fn new(api: Api<K>, labels: Option<String>, fields: Option<String>) -> Self {
+        let mut list_params = ListParams::default();
+        let mut watch_params = WatchParams::default();
+        if let Some(l) = &labels {
+            list_params = list_params.labels(l);
+            watch_params = watch_params.labels(l);
+        }
+        if let Some(f) = &fields {
+            list_params = list_params.fields(f);
+            watch_params = watch_params.fields(f);
+        }
+        Feed {
+            api,
+            list_params,
+            watch_params,
+            resource_version: String::new(),
+            stream: None,
+            restarts: 0,
+        }
     }
-    if let Some(f) = &fields {
-        config = config.fields(f);
+
+    async fn list(&mut self) -> kube::Result<Vec<K>> {
+        self.stream = None;
+        let list = self.api.list(&self.list_params).await?;
+        self.resource_version = list.metadata.resource_version.unwrap_or_default();
+        Ok(list.items)
     }
-    let events = watcher::watcher(api, config)
-        .backoff(Pause(Duration::from_millis(50)))
-        .boxed();
-    futures_util::stream::unfold(
-        (events, Vec::new(), 0u32, false),
-        |(mut events, mut page, mut errors, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let change = match events.next().await? {
-                    Ok(Event::Init) => {
-                        page.clear();
+
+    fn seen(&mut self, obj: &K) {
+        if let Some(rv) = &obj.meta().resource_version {
+            self.resource_version = rv.clone();
+        }
+        self.restarts = 0;
+    }
+
+    /// Every change from the last list on, as a stream.
+    fn changes(self) -> Changes<K> {
+        futures_util::stream::unfold(self, |mut feed| async move {
+            let change = feed.next().await;
+            Some((change, feed))
+        })
+        .boxed()
+    }
+
+    /// The next change.
+    async fn next(&mut self) -> Result<Change<K>> {
+        loop {
+            if self.stream.is_none() {
+                if self.restarts > 1 {
+                    // Back off a server that ends or refuses watches at once;
+                    // the first restart after a normal end needs no pause.
+                    let ms = 50u64 << self.restarts.min(6);
+                    tokio::time::sleep(Duration::from_millis(ms.min(2000))).await;
+                }
+                match self
+                    .api
+                    .watch(&self.watch_params, &self.resource_version)
+                    .await
+                {
+                    Ok(s) => self.stream = Some(s.boxed()),
+                    Err(e) if is_gone(&e) => return Ok(Change::Listed(self.list().await?)),
+                    Err(e) if retryable(&e) && self.restarts < MAX_WATCH_ERRORS => {
+                        self.restarts += 1;
                         continue;
                     }
-                    Ok(Event::InitApply(o)) => {
-                        page.push(o);
-                        continue;
-                    }
-                    Ok(Event::InitDone) => Change::Listed(std::mem::take(&mut page)),
-                    Ok(Event::Apply(o)) => Change::Applied(o),
-                    Ok(Event::Delete(o)) => Change::Deleted(o),
-                    // The watcher relists by itself after this.
-                    Err(watcher::Error::WatchError(s)) if s.code == 410 => continue,
-                    Err(e) => {
-                        errors += 1;
-                        let cause = watcher_cause(&e);
-                        if errors < MAX_WATCH_ERRORS && cause.is_none_or(retryable) {
-                            continue;
-                        }
-                        return Some((Err(anyhow::Error::new(e)), (events, page, errors, true)));
-                    }
-                };
-                return Some((Ok(change), (events, page, 0, false)));
+                    Err(e) => return Err(e.into()),
+                }
             }
-        },
-    )
-    .boxed()
-}
-
-/// The API error behind a watcher error, if it was one.
-fn watcher_cause(e: &kube::runtime::watcher::Error) -> Option<&kube::Error> {
-    use kube::runtime::watcher::Error as W;
-    match e {
-        W::InitialListFailed(k) | W::WatchStartFailed(k) | W::WatchFailed(k) => Some(k),
-        W::WatchError(_) | W::NoResourceVersion => None,
+            let Some(stream) = self.stream.as_mut() else {
+                continue;
+            };
+            match stream.next().await {
+                Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
+                    self.seen(&o);
+                    return Ok(Change::Applied(o));
+                }
+                Some(Ok(WatchEvent::Deleted(o))) => {
+                    self.seen(&o);
+                    return Ok(Change::Deleted(o));
+                }
+                Some(Ok(WatchEvent::Bookmark(b))) => {
+                    self.resource_version = b.metadata.resource_version;
+                    self.restarts = 0;
+                }
+                Some(Ok(WatchEvent::Error(status))) if status.code == 410 => {
+                    return Ok(Change::Listed(self.list().await?));
+                }
+                Some(Err(e)) if is_gone(&e) => return Ok(Change::Listed(self.list().await?)),
+                // Any other end of the stream (closed by the server or a
+                // proxy, an error event, a broken connection): resume from the
+                // last event seen, which loses nothing.
+                Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => {
+                    self.stream = None;
+                    self.restarts += 1;
+                }
+            }
+        }
     }
 }
 
-/// The first list of a feed (its first change is always one).
-async fn first_list<K>(changes: &mut Changes<K>) -> Result<Vec<K>> {
-    match changes.next().await {
-        Some(Ok(Change::Listed(items))) => Ok(items),
-        Some(Ok(_)) => anyhow::bail!("the watch delivered a change before its list"),
-        Some(Err(e)) => Err(e),
-        None => anyhow::bail!("the watch ended before its first list"),
-    }
+fn is_gone(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 410)
 }
 
 /// Errors a busy or restarting API server gives; worth another watch request.
