@@ -21,6 +21,11 @@ pub async fn run(args: Args, conn: &Connection, out: &Out) -> anyhow::Result<Exi
     let r = abort::run(&conn.client, &app, &args.provider.options(), &mut progress).await?;
     out.result(&r, || match r.result {
         "unchanged" => format!("{} has no canary traffic or pods: unchanged\n", r.app),
+        // At 0 % already, only the pods went: say that, not "0% → 0%".
+        _ if r.from == 0 => format!(
+            "aborted {}: the canary weight was already 0%; {}-canary scaled to 0\n",
+            r.app, r.app
+        ),
         _ => format!(
             "aborted {}: canary weight {}% → 0%, {}-canary scaled to 0\n",
             r.app, r.from, r.app

@@ -117,3 +117,21 @@ fn a_server_dry_run_says_dry_run() {
     );
     assert_eq!(c.versions("default"), before);
 }
+
+/// At 0 % with canary pods running, abort only scales them down, and says
+/// so (not "0% → 0%").
+#[test]
+fn abort_at_zero_percent_says_only_the_pods_went() {
+    let c = TestCluster::demo();
+    assert_eq!(route_weights(&c), (100, 0));
+    let (stdout, stderr) = expect(&canary(&c, &["abort", "shop"]), 0);
+    assert_eq!(
+        stdout,
+        "aborted shop: the canary weight was already 0%; shop-canary scaled to 0\n"
+    );
+    assert!(!stderr.contains("0% → 0%"), "{stderr}");
+    assert_eq!(
+        c.get_json(&["deploy", "shop-canary"])["spec"]["replicas"],
+        0
+    );
+}
