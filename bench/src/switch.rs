@@ -160,7 +160,10 @@ pub async fn run(cfg: &Config) -> Result<Section> {
         let (a, b) = (Summary::of(&ours.wall), Summary::of(&shell.wall));
         let ratio = b.median / a.median;
         sec.headline(
-            &format!("wall time, inline shell / switch (medians), {}", profile.name()),
+            &format!(
+                "wall time, inline shell / switch (medians), {}",
+                profile.name()
+            ),
             format!("{ratio:.0}x ({} ms vs {} ms)", fmt(a.median), fmt(b.median)),
             &format!(">= {TARGET_RATIO:.0}x"),
             Verdict::of(ratio >= TARGET_RATIO),
