@@ -114,39 +114,21 @@ impl Guard {
             v = json!({ *s: v });
         }
         let path = pointer(&segments[..upto + 1]);
-        // Keep `read` in step, so later sets under the same new parent nest right.
-        if let Some(parent) = self.read.pointer_mut(&pointer(&segments[..upto])) {
-            if let Some(m) = parent.as_object_mut() {
-                merge_into(
-                    m.entry(segments[upto].to_string()).or_insert(Value::Null),
-                    v.clone(),
-                );
-            }
-        } else if upto == 0 && self.read.is_object() {
-            merge_into(
-                self.read
-                    .as_object_mut()
-                    .expect("checked an object")
-                    .entry(segments[0].to_string())
-                    .or_insert(Value::Null),
-                v.clone(),
-            );
+        // Keep `read` as the patch leaves the object, so later sets under a
+        // parent this one made nest right: an `add` replaces what is at its
+        // path (the pointer of no segments is the root).
+        if let Some(m) = self
+            .read
+            .pointer_mut(&pointer(&segments[..upto]))
+            .and_then(Value::as_object_mut)
+        {
+            m.insert(segments[upto].to_string(), v.clone());
         }
-        let exists_now = self
-            .ops
-            .iter()
-            .any(|o| o["op"] == "add" && o["path"] == path);
-        if exists_now {
-            // A second set under a parent this guard made: replace the add.
-            self.ops
-                .retain(|o| !(o["op"] == "add" && o["path"] == path));
-            let merged = self.read.pointer(&path).cloned().unwrap_or(v);
-            self.ops
-                .push(json!({ "op": "add", "path": path, "value": merged }));
-        } else {
-            self.ops
-                .push(json!({ "op": "add", "path": path, "value": v }));
-        }
+        // A second set of the same path replaces the first.
+        self.ops
+            .retain(|o| !(o["op"] == "add" && o["path"] == path));
+        self.ops
+            .push(json!({ "op": "add", "path": path, "value": v }));
         self
     }
 
@@ -243,17 +225,6 @@ where
     Ok(api.list(&lp).await?.items.into_iter().next())
 }
 
-fn merge_into(slot: &mut Value, v: Value) {
-    match (slot, v) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge_into(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (slot, v) => *slot = v,
-    }
-}
-
 /// `/spec/selector/color` → `spec.selector.color`.
 fn dotted(path: &str) -> String {
     path.trim_start_matches('/')
@@ -329,6 +300,22 @@ mod tests {
         assert_eq!(
             target["metadata"]["annotations"]["switchyard.dev/revision"],
             "1"
+        );
+    }
+
+    #[test]
+    fn a_second_set_of_a_path_replaces_the_first() {
+        let o = json!({"metadata": {}});
+        let g = Guard::on(&o, "x")
+            .set(&["metadata", "labels"], json!({"a": "1"}))
+            .set(&["metadata", "labels"], json!({"b": "2"}))
+            .set(&["metadata", "labels", "c"], json!("3"));
+        assert_eq!(
+            g.ops(),
+            [
+                json!({"op": "add", "path": "/metadata/labels", "value": {"b": "2"}}),
+                json!({"op": "add", "path": "/metadata/labels/c", "value": "3"}),
+            ]
         );
     }
 
