@@ -63,8 +63,7 @@ pub async fn run(
         async {
             // A safety net: each attempt reads afresh, so a controller's
             // write (or a half-done earlier operation) never stops it.
-            let mut lines = Vec::new();
-            undo::until_done(undo::DEADLINE, |_| async {
+            let moved = undo::until_done(undo::DEADLINE, |_| async {
                 let now = super::load(client, &app.namespace, &app.name).await?;
                 let t = set::traffic(client, &now, opts).await?;
                 let w = t.weight(&now).weight;
@@ -81,11 +80,9 @@ pub async fn run(
                 }
                 Ok(None)
             })
-            .await?
-            .into_iter()
-            .for_each(|l| lines.push(l));
-            for l in &lines {
-                progress(l);
+            .await?;
+            if let Some(line) = moved {
+                progress(&line);
             }
             // The replica split scaled the canary with the weight; the others'
             // canary still runs.
