@@ -1,8 +1,9 @@
-//! The benchmark harness behind `cargo xtask bench`: six scenarios run against
+//! The benchmark harness behind `cargo xtask bench`: seven scenarios run against
 //! the release binaries and an in-process kube-sandbox, printed as tables and
 //! written to bench/RESULTS.md. Figures, not assertions: nothing here fails on
 //! a slow run, only on a command that misbehaves.
 
+pub mod analysis;
 pub mod env;
 pub mod fail_fast;
 pub mod health_wait;
@@ -24,18 +25,20 @@ pub enum Scenario {
     Scale,
     Startup,
     Sandbox,
+    Analysis,
 }
 
 impl Scenario {
     /// The order they run in: the ones whose figures are process-wide (the
     /// harness's own peak RSS in `sandbox`) before any other sandbox started.
-    pub const RUN_ORDER: [Scenario; 6] = [
+    pub const RUN_ORDER: [Scenario; 7] = [
         Scenario::Startup,
         Scenario::Sandbox,
         Scenario::Switch,
         Scenario::HealthWait,
         Scenario::FailFast,
         Scenario::Scale,
+        Scenario::Analysis,
     ];
 
     pub async fn run(self, cfg: &env::Config) -> anyhow::Result<report::Section> {
@@ -46,6 +49,7 @@ impl Scenario {
             Scenario::Scale => scale::run(cfg).await,
             Scenario::Startup => startup::run_all(cfg).await,
             Scenario::Sandbox => sandbox::run_all(cfg).await,
+            Scenario::Analysis => analysis::run(cfg).await,
         }
     }
 }

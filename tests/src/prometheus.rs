@@ -243,18 +243,24 @@ fn free_port() -> u16 {
 impl Prometheus {
     /// Starts one, waits for `/-/ready` and for the exporter's first samples.
     pub fn start() -> Prometheus {
-        Self::start_with(Mode::Plain)
+        Self::start_with(Mode::Plain, Duration::from_secs(1))
+    }
+
+    /// The same, scraping the exporter every `scrape` (the benchmark compares
+    /// scrape intervals; whole seconds or milliseconds, as Prometheus reads them).
+    pub fn start_scraping_every(scrape: Duration) -> Prometheus {
+        Self::start_with(Mode::Plain, scrape)
     }
 
     /// The same, with `BASIC_USER`:`BASIC_PASSWORD` required on every request.
     pub fn start_with_basic_auth() -> Prometheus {
-        Self::start_with(Mode::Basic)
+        Self::start_with(Mode::Basic, Duration::from_secs(1))
     }
 
     /// The same, serving https with a certificate of a CA made for the test
     /// (its PEM at [`Prometheus::ca_file`]), for 127.0.0.1.
     pub fn start_with_tls() -> Prometheus {
-        Self::start_with(Mode::Tls)
+        Self::start_with(Mode::Tls, Duration::from_secs(1))
     }
 
     /// The test CA of [`Prometheus::start_with_tls`].
@@ -262,7 +268,7 @@ impl Prometheus {
         self.dir.join("ca.pem")
     }
 
-    fn start_with(mode: Mode) -> Prometheus {
+    fn start_with(mode: Mode, scrape: Duration) -> Prometheus {
         let bin = binary();
         let exporter = Exporter::start();
         let dir = std::env::temp_dir().join(format!(
@@ -274,9 +280,10 @@ impl Prometheus {
         std::fs::write(
             dir.join("prometheus.yml"),
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n- job_name: app\n  scrape_interval: 1s\n  static_configs:\n  - targets: ['{}']\n",
-                exporter.addr
+                "global:\n  scrape_interval: {every}\n  evaluation_interval: {every}\n\
+                 scrape_configs:\n- job_name: app\n  scrape_interval: {every}\n  static_configs:\n  - targets: ['{}']\n",
+                exporter.addr,
+                every = format!("{}ms", scrape.as_millis().max(1)),
             ),
         )
         .expect("scrape config written");
