@@ -10,8 +10,10 @@
 //! Not modelled: `x-kubernetes-validations` (CEL rules are not evaluated),
 //! `pattern` and `format`, conversion between versions (every version is
 //! stored as written), the scale subresource, and a definition naming a kind
-//! the sandbox serves built in (HTTPRoute, VirtualService): it is stored and
-//! Established, and the built-in type keeps serving.
+//! the sandbox serves built in (a Deployment, say): it is stored and
+//! Established, and the built-in type keeps serving. HTTPRoute and
+//! VirtualService are not built in: `--demo` defines them
+//! (`server::TRAFFIC_CRDS`), and applying the official CRDs replaces those.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -176,6 +178,21 @@ pub fn register(types: &Types, crd: &Value) {
     for t in types_of(crd) {
         types.register(t);
     }
+}
+
+/// The types of the demo's traffic CRDs (`server::TRAFFIC_CRDS`), for tests
+/// of what discovery and OpenAPI serve once they are defined.
+#[cfg(test)]
+pub(crate) fn traffic_types() -> Types {
+    let types = Types::default();
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(crate::server::TRAFFIC_CRDS).expect("the CRDs parse");
+    for d in docs.iter().filter(|d| d.is_object()) {
+        let mut d = d.clone();
+        d["status"] = established_status(&d);
+        register(&types, &d);
+    }
+    types
 }
 
 /// Stops serving a deleted definition and deletes its objects, as the real

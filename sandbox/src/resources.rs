@@ -86,7 +86,7 @@ impl ResourceType {
     }
 }
 
-const fn rt(
+pub(crate) const fn rt(
     group: &'static str,
     version: &'static str,
     plural: &'static str,
@@ -321,35 +321,6 @@ pub static RESOURCES: &[ResourceType] = &[
             false,
         )
     },
-    ResourceType {
-        categories: &["gateway-api"],
-        status: true,
-        generation: true,
-        custom: true,
-        ..rt(
-            "gateway.networking.k8s.io",
-            "v1",
-            "httproutes",
-            "httproute",
-            "HTTPRoute",
-            true,
-        )
-    },
-    ResourceType {
-        short_names: &["vs"],
-        categories: &["istio-io", "networking-istio-io"],
-        status: true,
-        generation: true,
-        custom: true,
-        ..rt(
-            "networking.istio.io",
-            "v1",
-            "virtualservices",
-            "virtualservice",
-            "VirtualService",
-            true,
-        )
-    },
 ];
 
 /// The types one sandbox serves: the built-in ones and those its
@@ -506,12 +477,8 @@ mod tests {
         assert_eq!(d.qualified(), "deployments.apps");
         assert!(find("apps", "v2", "deployments").is_none());
         assert_eq!(by_kind("v1", "Service").unwrap().plural, "services");
-        assert_eq!(
-            by_kind("gateway.networking.k8s.io/v1", "HTTPRoute")
-                .unwrap()
-                .plural,
-            "httproutes"
-        );
+        // Traffic types come from CustomResourceDefinitions, as on a real server.
+        assert!(by_kind("gateway.networking.k8s.io/v1", "HTTPRoute").is_none());
     }
 
     #[test]
@@ -549,18 +516,21 @@ mod tests {
                 .contains(&("example.com", vec!["v1beta1"]))
         );
         let before = a.generation();
-        let route = ResourceType {
+        let deployments = ResourceType {
             custom: true,
             ..rt(
-                "gateway.networking.k8s.io",
+                "apps",
                 "v1",
-                "httproutes",
-                "httproute",
-                "HTTPRoute",
+                "deployments",
+                "deployment",
+                "Deployment",
                 true,
             )
         };
-        assert!(!a.register(route), "a built-in type is never replaced");
+        assert!(
+            !a.register(deployments),
+            "a built-in type is never replaced"
+        );
         a.unregister("example.com", "widgets");
         assert!(a.find("example.com", "v1beta1", "widgets").is_none());
         assert!(a.generation() > before);

@@ -391,6 +391,7 @@ fn seed(cluster: &Arc<Cluster>, opts: &Options) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("seeding the node lease: {}", e.message))?;
     let mut docs = vec![crate::rbac::BOOTSTRAP.to_string()];
     if opts.demo {
+        docs.push(TRAFFIC_CRDS.to_string());
         docs.push(include_str!("../demo/demo.yaml").to_string());
     }
     docs.extend(opts.manifests.iter().cloned());
@@ -399,6 +400,12 @@ fn seed(cluster: &Arc<Cluster>, opts: &Options) -> Result<()> {
     }
     Ok(())
 }
+
+/// The CustomResourceDefinitions of HTTPRoute (Gateway API) and VirtualService
+/// (Istio) that `--demo` applies before its apps, as a cluster with both
+/// installed has them: the sandbox builds no traffic type in. Tests that need
+/// the carriers without the demo apply them as a user installs the CRDs.
+pub const TRAFFIC_CRDS: &str = include_str!("../demo/crds.yaml");
 
 /// Applies every document of a multi-document YAML manifest.
 pub fn apply_yaml(cluster: &Arc<Cluster>, text: &str) -> Result<()> {

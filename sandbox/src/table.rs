@@ -83,6 +83,28 @@ pub fn to_table(
     })
 }
 
+/// One cell of a custom column, as apiextensions' tableconvertor makes it: a
+/// `string` column prints the JSONPath result as client-go's jsonpath does
+/// (strings as they are, lists and maps as compact JSON, other values as Go
+/// prints them); the other types keep a value of their type (`cellForJSONValue`),
+/// a `date` becomes an age, and anything else is empty.
+fn custom_cell(kind: &str, v: Option<&Value>, now: Timestamp) -> Value {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Value::Null;
+    };
+    match (kind, v) {
+        ("string", Value::String(s)) => Value::from(s.as_str()),
+        ("string", other) => Value::from(other.to_string()),
+        ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => v.clone(),
+        ("number", Value::Number(_)) | ("boolean", Value::Bool(_)) => v.clone(),
+        ("date", Value::String(t)) => match t.parse::<Timestamp>() {
+            Ok(t) => Value::from(since(Some(t), now)),
+            Err(_) => Value::from("<invalid>"),
+        },
+        _ => Value::Null,
+    }
+}
+
 /// A Table from a CustomResourceDefinition's `additionalPrinterColumns`, as
 /// apiextensions' tableconvertor builds it: Name, then each column's
 /// `jsonPath` value (a `date` as an age, like the Age column).
@@ -99,7 +121,16 @@ pub fn to_custom_table(
             "name": c["name"],
             "type": c["type"],
             "format": c["format"].as_str().unwrap_or(""),
-            "description": c["description"].as_str().unwrap_or(""),
+            // apiextensions describes a column without a description by its path.
+            "description": c["description"].as_str().map_or_else(
+                || {
+                    format!(
+                        "Custom resource definition column (in JSONPath format): {}",
+                        c["jsonPath"].as_str().unwrap_or("")
+                    )
+                },
+                String::from,
+            ),
             "priority": c["priority"].as_i64().unwrap_or(0),
         }));
     }
@@ -109,19 +140,7 @@ pub fn to_custom_table(
             let mut cells = vec![name_of(obj)];
             for c in columns {
                 let v = json_path(obj, c["jsonPath"].as_str().unwrap_or(""));
-                cells.push(match (c["type"].as_str(), v) {
-                    (Some("date"), Some(Value::String(t))) => {
-                        Value::from(since(t.parse().ok(), now))
-                    }
-                    (_, Some(Value::Array(a))) => Value::from(
-                        a.iter()
-                            .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    ),
-                    (_, Some(v)) => v.clone(),
-                    (_, None) => Value::Null,
-                });
+                cells.push(custom_cell(c["type"].as_str().unwrap_or(""), v, now));
             }
             let mut m = Map::new();
             m.insert("cells".into(), Value::Array(cells));
@@ -618,22 +637,6 @@ const SERVICEACCOUNT_COLUMNS: &[Column] = &[
 /// columns to a single `date` Age column described like ObjectMeta's creationTimestamp.
 const CRD_DEFAULT_COLUMNS: &[Column] = &[NAME, col("Age", "date", D_CREATION)];
 
-/// The Gateway API HTTPRoute CRD's `additionalPrinterColumns` (Hostnames, Age). They have no
-/// descriptions, so the apiserver describes them by their JSONPath.
-const HTTPROUTE_COLUMNS: &[Column] = &[
-    NAME,
-    col(
-        "Hostnames",
-        "string",
-        "Custom resource definition column (in JSONPath format): .spec.hostnames",
-    ),
-    col(
-        "Age",
-        "date",
-        "Custom resource definition column (in JSONPath format): .metadata.creationTimestamp",
-    ),
-];
-
 // ---------------------------------------------------------------------------------------------
 // Rows
 // ---------------------------------------------------------------------------------------------
@@ -673,7 +676,6 @@ fn printer_for(resource: &str) -> (&'static [Column], Printer) {
         "configmaps" => (CONFIGMAP_COLUMNS, print_configmap),
         "secrets" => (SECRET_COLUMNS, print_secret),
         "serviceaccounts" => (SERVICEACCOUNT_COLUMNS, print_serviceaccount),
-        "httproutes" => (HTTPROUTE_COLUMNS, print_httproute),
         _ => (CRD_DEFAULT_COLUMNS, print_crd_default),
     }
 }
@@ -1376,20 +1378,6 @@ fn print_crd_default(obj: &Value, now: Timestamp) -> Row {
     ])
 }
 
-fn print_httproute(route: &Value, now: Timestamp) -> Row {
-    // A `string` printer column prints JSONPath results: lists and maps as compact JSON.
-    let hostnames = match at(route, &["spec", "hostnames"]) {
-        None => Value::Null,
-        Some(Value::String(s)) => Value::from(s.as_str()),
-        Some(other) => Value::from(other.to_string()),
-    };
-    Row::new(vec![
-        name_of(route),
-        hostnames,
-        date_cell(route, &["metadata", "creationTimestamp"], now),
-    ])
-}
-
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers shared with the real printers
 // ---------------------------------------------------------------------------------------------
@@ -2030,24 +2018,39 @@ mod tests {
     }
 
     #[test]
-    fn httproute_prints_hostnames_column() {
+    fn custom_columns_print_lists_as_json_and_describe_themselves_by_path() {
+        // The demo's HTTPRoute CRD's columns (Hostnames, Age), as the official one has them.
+        let columns = [
+            json!({"jsonPath": ".spec.hostnames", "name": "Hostnames", "type": "string"}),
+            json!({"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"}),
+            json!({"jsonPath": ".spec.replicas", "name": "Replicas", "type": "integer"}),
+        ];
         let r = json!({"metadata": {"name": "store", "creationTimestamp": ago(600)},
-            "spec": {"hostnames": ["store.example.com", "shop.example.com"]}});
-        let t = table(
-            "httproutes",
-            &[r, json!({"metadata": {"name": "any"}, "spec": {}})],
+            "spec": {"hostnames": ["store.example.com", "shop.example.com"], "replicas": 3}});
+        let none = json!({"metadata": {"name": "any"}, "spec": {"replicas": "three"}});
+        let t = to_custom_table(
+            &columns,
+            &[&r, &none],
+            json!({}),
+            IncludeObject::None,
+            now(),
         );
         let names: Vec<String> = column_names(&t).into_iter().map(|c| c.0).collect();
-        assert_eq!(names, ["Name", "Hostnames", "Age"]);
+        assert_eq!(names, ["Name", "Hostnames", "Age", "Replicas"]);
+        assert_eq!(
+            t["columnDefinitions"][1]["description"],
+            "Custom resource definition column (in JSONPath format): .spec.hostnames"
+        );
         assert_eq!(
             t["rows"][0]["cells"],
             json!([
                 "store",
                 "[\"store.example.com\",\"shop.example.com\"]",
-                "10m"
+                "10m",
+                3
             ])
         );
-        assert_eq!(t["rows"][1]["cells"], json!(["any", null, null]));
+        assert_eq!(t["rows"][1]["cells"], json!(["any", null, null, null]));
     }
 
     #[test]

@@ -193,29 +193,6 @@ fn check_service(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
     }
 }
 
-fn check_route(obj: &Value, causes: &mut Causes) {
-    let Some(rules) = obj["spec"]["rules"].as_array() else {
-        return;
-    };
-    for (i, rule) in rules.iter().enumerate() {
-        for (j, b) in rule["backendRefs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(w) = b.get("weight")
-                && !w.as_i64().is_some_and(|w| (0..=1_000_000).contains(&w))
-            {
-                causes.push((
-                    format!("spec.rules[{i}].backendRefs[{j}].weight"),
-                    format!("Invalid value: {w}: spec.rules[{i}].backendRefs[{j}].weight in body should be an integer between 0 and 1000000"),
-                ));
-            }
-        }
-    }
-}
-
 /// Validates `obj` (and, on update, the transition from `old`).
 pub fn validate(res: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
@@ -239,7 +216,6 @@ pub fn validate(res: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<
         "Deployment" | "ReplicaSet" => check_workload(obj, old, &mut causes),
         "Pod" => check_containers(&obj["spec"], "spec", &mut causes),
         "Service" => check_service(obj, old, &mut causes),
-        "HTTPRoute" => check_route(obj, &mut causes),
         _ => {}
     }
     if causes.is_empty() {
@@ -332,14 +308,6 @@ mod tests {
         );
         let bad_port = json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 0}]}});
         assert!(validate(svc, &bad_port, None).is_err());
-        let r = find("gateway.networking.k8s.io", "v1", "httproutes").unwrap();
-        let route = json!({"metadata": {"name": "r"}, "spec": {"rules": [{"backendRefs": [{"name": "a", "weight": -1}]}]}});
-        assert!(
-            validate(r, &route, None)
-                .unwrap_err()
-                .message
-                .contains("weight")
-        );
     }
 
     #[test]

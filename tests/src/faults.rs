@@ -197,7 +197,7 @@ impl Drop for Restartable {
 /// secret must not appear in.
 pub fn everything(c: &TestCluster) -> String {
     let mut all = Vec::new();
-    for res in kube_sandbox::resources::RESOURCES.iter() {
+    for res in c.cluster().types.all() {
         for o in c.cluster().store.list(res, None).0 {
             all.push((*o).clone());
         }

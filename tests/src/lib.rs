@@ -357,8 +357,12 @@ impl TestCluster {
     /// Pods: only which exist.
     pub fn versions(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
         let mut out = std::collections::BTreeMap::new();
-        for res in kube_sandbox::resources::RESOURCES
-            .iter()
+        // Every served type, those of CRDs (HTTPRoutes, VirtualServices) included.
+        for res in self
+            .cluster()
+            .types
+            .all()
+            .into_iter()
             .filter(|r| r.namespaced)
         {
             for o in self.cluster().store.list(res, Some(ns)).0 {
@@ -394,8 +398,11 @@ impl TestCluster {
 
     /// One object, straight from the sandbox's store.
     pub fn object(&self, group: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
-        let res = kube_sandbox::resources::RESOURCES
-            .iter()
+        let res = self
+            .cluster()
+            .types
+            .all()
+            .into_iter()
             .find(|r| r.group == group && r.plural == plural)?;
         self.cluster()
             .store

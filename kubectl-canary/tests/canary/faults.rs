@@ -58,10 +58,11 @@ fn a_change_of_what_the_plan_read_is_exit_4_naming_it_and_changes_nothing() {
         c.cluster().requests.count("patch", "httproutes") == 1
     });
     // A person sets the weights by hand meanwhile.
-    let routes = kube_sandbox::resources::RESOURCES
-        .iter()
-        .find(|r| r.plural == "httproutes")
-        .unwrap();
+    let routes = c
+        .cluster()
+        .types
+        .find("gateway.networking.k8s.io", "v1", "httproutes")
+        .expect("the demo defines HTTPRoutes");
     c.cluster()
         .store
         .update(routes, "default", "shop", false, |cur| {

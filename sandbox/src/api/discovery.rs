@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn groups_list_every_served_group() {
-        let g = groups(&Types::default());
+        let g = groups(&crate::crd::traffic_types());
         let names: Vec<&str> = g["groups"]
             .as_array()
             .unwrap()

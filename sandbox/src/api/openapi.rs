@@ -110,6 +110,12 @@ mod tests {
         assert!(
             r["paths"]
                 .get("apis/gateway.networking.k8s.io/v1")
+                .is_none()
+        );
+        let defined = root(&crate::crd::traffic_types());
+        assert!(
+            defined["paths"]
+                .get("apis/gateway.networking.k8s.io/v1")
                 .is_some()
         );
     }

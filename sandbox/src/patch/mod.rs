@@ -185,7 +185,18 @@ mod tests {
 
     #[test]
     fn strategic_is_refused_for_custom_resources() {
-        let route = find("gateway.networking.k8s.io", "v1", "httproutes").unwrap();
+        let route = crate::resources::ResourceType {
+            custom: true,
+            ..crate::resources::rt(
+                "gateway.networking.k8s.io",
+                "v1",
+                "httproutes",
+                "httproute",
+                "HTTPRoute",
+                true,
+            )
+        };
+        let route = &route;
         let mut o = json!({});
         assert_eq!(
             apply(PatchType::Strategic, route, &mut o, &json!({}))

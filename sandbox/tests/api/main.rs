@@ -6,6 +6,7 @@ mod errors;
 mod list;
 mod patch;
 mod rbac;
+mod traffic;
 mod watch;
 
 use std::time::Duration;
@@ -62,6 +63,16 @@ pub async fn start() -> Env {
 }
 
 impl Env {
+    /// Defines HTTPRoute and VirtualService, as installing Gateway API and
+    /// Istio does (the demo's CRDs).
+    pub fn install_traffic_crds(&self) {
+        kube_sandbox::server::apply_yaml(
+            self.sandbox.cluster(),
+            kube_sandbox::server::TRAFFIC_CRDS,
+        )
+        .expect("the traffic CRDs apply");
+    }
+
     /// Sends one request; `body` as JSON unless `content_type` says otherwise.
     pub async fn raw(&self, method: &str, path: &str, content_type: &str, body: &str) -> Raw {
         raw_with(&self.client, method, path, content_type, body).await

@@ -116,6 +116,7 @@ async fn strategic_merge_merges_lists_by_key() {
 #[tokio::test]
 async fn strategic_merge_is_refused_for_custom_resources() {
     let env = start().await;
+    env.install_traffic_crds();
     let routes = "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes";
     env.create(routes, json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r"},
         "spec": {"rules": [{"backendRefs": [{"name": "a", "weight": 100}, {"name": "b", "weight": 0}]}]}})).await;
