@@ -7,7 +7,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::owned_by;
 use crate::cluster::Cluster;
-use crate::resources::{Conversion, RESOURCES};
+use crate::resources::Conversion;
 use crate::store::{Change, ChangeKind};
 
 fn collect(cluster: &Cluster, c: &Change) {
@@ -15,8 +15,12 @@ fn collect(cluster: &Cluster, c: &Change) {
         return;
     };
     let ns = c.namespace();
-    for res in RESOURCES
-        .iter()
+    // Custom resources too: the real garbage collector follows every type
+    // discovery serves.
+    for res in cluster
+        .types
+        .all()
+        .into_iter()
         .filter(|r| r.namespaced && r.conversion == Conversion::None)
     {
         let scope = if c.res.namespaced { Some(ns) } else { None };
@@ -38,15 +42,9 @@ pub async fn run(cluster: Arc<Cluster>) {
     let mut rx = cluster.store.subscribe();
     loop {
         match rx.recv().await {
-            Ok(c) if c.kind == ChangeKind::Deleted => {
-                // Only types that own things here.
-                if matches!(
-                    c.res.plural,
-                    "deployments" | "replicasets" | "services" | "pods"
-                ) {
-                    collect(&cluster, &c);
-                }
-            }
+            // Any object can own others (ownerReferences name any kind),
+            // as the real garbage collector's graph allows.
+            Ok(c) if c.kind == ChangeKind::Deleted => collect(&cluster, &c),
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
         }

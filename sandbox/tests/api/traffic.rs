@@ -101,3 +101,45 @@ async fn a_virtualservice_keeps_its_spec_and_serves_its_status() {
     assert_eq!(status.code, 200, "{}", status.text);
     assert_eq!(status.body["status"]["observedGeneration"], 1);
 }
+
+#[tokio::test]
+async fn a_custom_resource_owned_by_a_deleted_object_is_collected() {
+    let env = start().await;
+    env.install_traffic_crds();
+    let cm = env
+        .create(
+            "/api/v1/namespaces/default/configmaps",
+            json!({"metadata": {"name": "owner"}}),
+        )
+        .await;
+    let owner = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+        "uid": cm.body["metadata"]["uid"]}]);
+    env.create(
+        ROUTES,
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "owned", "ownerReferences": owner}, "spec": {}}),
+    )
+    .await;
+    let gone = env
+        .raw(
+            "DELETE",
+            "/api/v1/namespaces/default/configmaps/owner",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(gone.code, 200, "{}", gone.text);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = env.get(&format!("{ROUTES}/owned")).await;
+        if r.code == 404 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the route outlived its owner: {}",
+            r.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
