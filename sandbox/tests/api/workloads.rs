@@ -906,3 +906,51 @@ async fn image_failures_pick_the_mode_of_each_kinds_pods() {
     .await;
     assert!(!p["items"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_image_rule_fails_only_the_container_whose_image_it_matches() {
+    let env = start_default(1, vec![ImageFailure::parse("*:broken=crashloop").unwrap()]).await;
+    let containers = json!([
+        {"name": "app", "image": "example/app:broken"},
+        {"name": "proxy", "image": "example/proxy:1"},
+    ]);
+    let mut ds = daemonset("pair", json!({}));
+    ds["spec"]["template"]["spec"]["containers"] = containers.clone();
+    env.create(DS, ds).await;
+    let mut j = job("pairjob", json!({"backoffLimit": 0}));
+    j["spec"]["template"]["spec"]["containers"] = containers;
+    env.create(JOBS, j).await;
+
+    let state = |p: &Value, i: usize| p["status"]["containerStatuses"][i]["state"].clone();
+    let l = wait(
+        &env,
+        &format!("{PODS}?labelSelector=app%3Dpair"),
+        "app crash-looping, proxy running",
+        |l| {
+            l["items"].as_array().is_some_and(|a| {
+                a.len() == 1
+                    && state(&a[0], 0)["waiting"]["reason"] == "CrashLoopBackOff"
+                    && state(&a[0], 1).get("running").is_some()
+            })
+        },
+    )
+    .await;
+    let p = &l["items"][0];
+    assert_eq!(p["status"]["phase"], "Running");
+    assert_eq!(p["status"]["containerStatuses"][1]["ready"], true);
+    assert_eq!(p["status"]["containerStatuses"][0]["ready"], false);
+    assert!(!ready(p), "a crash-looping container keeps the pod unready");
+
+    // Never: the broken container exits 1, the other 0; the pod is Failed.
+    let j = wait(&env, &format!("{JOBS}/pairjob"), "failed", |j| {
+        condition(j, "Failed").is_some()
+    })
+    .await;
+    assert_eq!(j["status"]["failed"], 1);
+    let p = &pods(&env, "job-name%3Dpairjob").await[0];
+    assert_eq!(p["status"]["phase"], "Failed");
+    assert_eq!(state(p, 0)["terminated"]["exitCode"], 1);
+    assert_eq!(state(p, 0)["terminated"]["reason"], "Error");
+    assert_eq!(state(p, 1)["terminated"]["exitCode"], 0);
+    assert_eq!(state(p, 1)["terminated"]["reason"], "Completed");
+}
