@@ -9,17 +9,20 @@
 //! - `sandbox.switchyard.dev/ready-after: 2s`: Ready that long after creation.
 //! - `sandbox.switchyard.dev/health: down`: Ready, but the service proxy answers 503.
 //!
-//! Without the annotation, `kube-sandbox serve --image-fail GLOB=MODE`
-//! ([`Settings::image_failures`](crate::Settings)) picks the mode by image:
-//! the first rule whose glob (`*`, `?`) matches a container's image, as a
-//! real cluster fails an image that cannot run.
+//! The annotation sets the mode of every container of the pod. Without it,
+//! `kube-sandbox serve --image-fail GLOB=MODE`
+//! ([`Settings::image_failures`](crate::Settings)) picks each container's
+//! mode by its image: the first rule whose glob (`*`, `?`) matches, as a
+//! real cluster fails an image that cannot run (a sidecar with a good image
+//! keeps running; `unschedulable` holds the whole pod).
 //!
 //! Pods whose `restartPolicy` is `Never` or `OnFailure` (a Job's) run to
 //! completion: Running (and Ready) at `ready_delay`, then their containers
-//! exit 0 after `sandbox.switchyard.dev/run-for` (default: `ready_delay`)
-//! and the pod is Succeeded. Under `Never`, `crashloop` and `oom` make the
-//! container exit 1 (`Error`) or 137 (`OOMKilled`) once started, and the pod
-//! Failed; under `OnFailure` they crash-loop in place, restarts counted.
+//! exit 0 (`Completed`) after `sandbox.switchyard.dev/run-for` (default:
+//! `ready_delay`). Under `Never`, `crashloop` and `oom` make the container
+//! exit 1 (`Error`) or 137 (`OOMKilled`) once started; under `OnFailure`
+//! they crash-loop in place, restarts counted. Once every container exited
+//! the pod is Succeeded (all 0) or Failed, and nothing changes it any more.
 //! Pods run on the node their `spec.nodeName` names; an unbound pod is bound
 //! to the node its node affinity names (a DaemonSet's), else a bare pod to
 //! the first node, as the scheduler would.

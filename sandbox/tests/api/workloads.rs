@@ -954,3 +954,82 @@ async fn an_image_rule_fails_only_the_container_whose_image_it_matches() {
     assert_eq!(state(p, 1)["terminated"]["exitCode"], 0);
     assert_eq!(state(p, 1)["terminated"]["reason"], "Completed");
 }
+
+#[tokio::test]
+async fn ordered_ready_waits_for_min_ready_seconds_before_the_next_pod() {
+    let env = start_default(1, vec![]).await;
+    env.create(STS, statefulset("slowdb", 2, json!({"minReadySeconds": 1})))
+        .await;
+    // slowdb-0 is ready but not yet available: slowdb-1 does not exist yet.
+    let s = wait(
+        &env,
+        &format!("{STS}/slowdb"),
+        "ready, not available",
+        |s| s["status"]["readyReplicas"] == 1 && s["status"]["availableReplicas"] == 0,
+    )
+    .await;
+    assert_eq!(s["status"]["replicas"], 1, "{s}");
+    assert_eq!(env.get(&format!("{PODS}/slowdb-1")).await.code, 404);
+    let s = wait(&env, &format!("{STS}/slowdb"), "both available", |s| {
+        sts_done(s, 2) && s["status"]["availableReplicas"] == 2
+    })
+    .await;
+    assert_eq!(s["status"]["currentReplicas"], 2);
+}
+
+#[tokio::test]
+async fn a_surging_daemonset_starts_the_new_pod_before_the_old_one_goes() {
+    let env = start_default(2, vec![]).await;
+    env.create(
+        DS,
+        daemonset("surge", json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}})),
+    )
+    .await;
+    wait(&env, &format!("{DS}/surge"), "2 available", |d| {
+        d["status"]["numberAvailable"] == 2
+    })
+    .await;
+    env.raw(
+        "PATCH",
+        &format!("{DS}/surge"),
+        SMP,
+        &set_image("example/agent:2"),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut doubled = false;
+    loop {
+        let ps = pods(&env, "app%3Dsurge").await;
+        let live: Vec<&Value> = ps
+            .iter()
+            .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+            .collect();
+        let serving = live.iter().filter(|p| ready(p)).count();
+        assert!(
+            serving >= 2,
+            "maxUnavailable 0: a node went without a ready pod"
+        );
+        let mut nodes: Vec<&str> = live
+            .iter()
+            .filter_map(|p| p["spec"]["nodeName"].as_str())
+            .collect();
+        let n = nodes.len();
+        nodes.sort();
+        nodes.dedup();
+        doubled |= n > nodes.len() || live.len() > 2;
+        let d = env.get(&format!("{DS}/surge")).await.body;
+        if d["status"]["updatedNumberScheduled"] == 2
+            && d["status"]["numberAvailable"] == 2
+            && live.len() == 2
+            && live.iter().all(|p| image(p) == "example/agent:2")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "surge rollout did not finish: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(doubled, "a node ran its old and new pod side by side");
+}
