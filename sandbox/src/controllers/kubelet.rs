@@ -8,6 +8,24 @@
 //!   `unready` (Running, never Ready), `unschedulable` (PodScheduled=False).
 //! - `sandbox.switchyard.dev/ready-after: 2s`: Ready that long after creation.
 //! - `sandbox.switchyard.dev/health: down`: Ready, but the service proxy answers 503.
+//!
+//! The annotation sets the mode of every container of the pod. Without it,
+//! `kube-sandbox serve --image-fail GLOB=MODE`
+//! ([`Settings::image_failures`](crate::Settings)) picks each container's
+//! mode by its image: the first rule whose glob (`*`, `?`) matches, as a
+//! real cluster fails an image that cannot run (a sidecar with a good image
+//! keeps running; `unschedulable` holds the whole pod).
+//!
+//! Pods whose `restartPolicy` is `Never` or `OnFailure` (a Job's) run to
+//! completion: Running (and Ready) at `ready_delay`, then their containers
+//! exit 0 (`Completed`) after `sandbox.switchyard.dev/run-for` (default:
+//! `ready_delay`). Under `Never`, `crashloop` and `oom` make the container
+//! exit 1 (`Error`) or 137 (`OOMKilled`) once started; under `OnFailure`
+//! they crash-loop in place, restarts counted. Once every container exited
+//! the pod is Succeeded (all 0) or Failed, and nothing changes it any more.
+//! Pods run on the node their `spec.nodeName` names; an unbound pod is bound
+//! to the node its node affinity names (a DaemonSet's), else a bare pod to
+//! the first node, as the scheduler would.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,8 +42,83 @@ use crate::store::{Change, ChangeKind, Key, now};
 pub const FAIL_ANNOTATION: &str = "sandbox.switchyard.dev/fail";
 pub const READY_AFTER_ANNOTATION: &str = "sandbox.switchyard.dev/ready-after";
 pub const HEALTH_ANNOTATION: &str = "sandbox.switchyard.dev/health";
+pub const RUN_FOR_ANNOTATION: &str = "sandbox.switchyard.dev/run-for";
 pub const NODE_NAME: &str = "sandbox-node";
-const HOST_IP: &str = "172.18.0.2";
+
+/// The failure modes `sandbox.switchyard.dev/fail` and `--image-fail` take.
+pub const MODES: &[&str] = &[
+    "crashloop",
+    "oom",
+    "imagepull",
+    "config",
+    "unready",
+    "unschedulable",
+];
+
+/// One `--image-fail GLOB=MODE` rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageFailure {
+    /// An image reference pattern: `*` any run of characters, `?` one.
+    pub glob: String,
+    /// One of [`MODES`].
+    pub mode: String,
+}
+
+impl ImageFailure {
+    /// Parses `GLOB=MODE`, e.g. `*:broken=crashloop`.
+    pub fn parse(spec: &str) -> Result<ImageFailure, String> {
+        let Some((glob, mode)) = spec.rsplit_once('=') else {
+            return Err(format!(
+                "{spec:?} is not GLOB=MODE (e.g. '*:broken=crashloop')"
+            ));
+        };
+        if glob.is_empty() {
+            return Err(format!("{spec:?}: the image glob is empty"));
+        }
+        if !MODES.contains(&mode) {
+            return Err(format!(
+                "{spec:?}: unknown mode {mode:?} (one of {})",
+                MODES.join(", ")
+            ));
+        }
+        Ok(ImageFailure {
+            glob: glob.to_string(),
+            mode: mode.to_string(),
+        })
+    }
+
+    pub fn matches(&self, image: &str) -> bool {
+        glob_match(self.glob.as_bytes(), image.as_bytes())
+    }
+}
+
+/// `*` matches any run of bytes, `?` one byte; everything else itself.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(c) if *c == b'?' || *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                // Let the last `*` take one more byte.
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
 
 /// Ready condition is True.
 pub fn pod_is_ready(pod: &Value) -> bool {
@@ -50,16 +143,43 @@ enum Mode {
     Unschedulable,
 }
 
-fn mode(pod: &Value) -> Mode {
-    match pod["metadata"]["annotations"][FAIL_ANNOTATION].as_str() {
-        Some("crashloop") => Mode::CrashLoop,
-        Some("oom") => Mode::Oom,
-        Some("imagepull") => Mode::ImagePull,
-        Some("config") => Mode::Config,
-        Some("unready") => Mode::Unready,
-        Some("unschedulable") => Mode::Unschedulable,
-        _ => Mode::Normal,
+fn parse_mode(s: &str) -> Option<Mode> {
+    Some(match s {
+        "crashloop" => Mode::CrashLoop,
+        "oom" => Mode::Oom,
+        "imagepull" => Mode::ImagePull,
+        "config" => Mode::Config,
+        "unready" => Mode::Unready,
+        "unschedulable" => Mode::Unschedulable,
+        _ => return None,
+    })
+}
+
+/// The failure mode of each of the pod's containers: the pod's annotation
+/// for all of them, else that of the first rule matching the container's
+/// image, else none.
+fn modes(pod: &Value, rules: &[ImageFailure]) -> Vec<Mode> {
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(m) = pod["metadata"]["annotations"][FAIL_ANNOTATION]
+        .as_str()
+        .and_then(parse_mode)
+    {
+        return vec![m; containers.len()];
     }
+    containers
+        .iter()
+        .map(|c| {
+            let image = c["image"].as_str().unwrap_or("");
+            rules
+                .iter()
+                .find(|r| r.matches(image))
+                .and_then(|r| parse_mode(&r.mode))
+                .unwrap_or(Mode::Normal)
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -112,12 +232,193 @@ fn fxhash(s: &str) -> u64 {
     })
 }
 
+/// What one container is doing at some age, and when that changes.
+struct ContainerAt {
+    status: Value,
+    ready: bool,
+    /// Has run (running, crash-looping or exited): the pod is past Pending.
+    started: bool,
+    /// The exit code, once it exited for good.
+    exited: Option<i64>,
+    next: Option<Duration>,
+}
+
+/// The timing a pod's containers share.
+struct Timing {
+    /// When containers start (the earlier of `ready_delay` and `ready-after`).
+    start_at: Duration,
+    /// When a healthy container is Ready.
+    ready_at: Duration,
+    /// How long a run-to-completion container runs.
+    run_for: Duration,
+    crash_backoff: Duration,
+}
+
 impl Kubelet {
-    /// The status a pod of `mode` has `age` after creation, and when it next changes.
+    /// The status of container `i` (`c`) in `mode`, `age` after the pod was created.
+    fn container_at(
+        pod: &Value,
+        c: &Value,
+        i: usize,
+        mode: Mode,
+        age: Duration,
+        t: &Timing,
+        ts: &str,
+    ) -> ContainerAt {
+        let old = &pod["status"]["containerStatuses"][i];
+        let restarts = old["restartCount"].as_u64().unwrap_or(0);
+        let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+        let name = c["name"].as_str().unwrap_or("");
+        let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
+        let waiting = |reason: &str, message: &str| json!({ "waiting": { "reason": reason, "message": message } });
+        let at = |status: Value, ready, started, exited, next| ContainerAt {
+            status,
+            ready,
+            started,
+            exited,
+            next,
+        };
+        if age < t.start_at && !matches!(mode, Mode::ImagePull | Mode::Config) {
+            let s = container_status(
+                c,
+                json!({ "waiting": { "reason": "ContainerCreating" } }),
+                false,
+                0,
+                json!({}),
+            );
+            return at(s, false, false, None, Some(t.start_at - age));
+        }
+        // A container that exits for good: `Never`, or a success under `OnFailure`.
+        let exit = match (policy, mode) {
+            ("Never" | "OnFailure", Mode::Normal) => Some((t.start_at + t.run_for, 0, "Completed")),
+            ("Never", Mode::CrashLoop) => Some((t.start_at, 1, "Error")),
+            ("Never", Mode::Oom) => Some((t.start_at, 137, "OOMKilled")),
+            _ => None,
+        };
+        if let Some((when, code, reason)) = exit
+            && age >= when
+        {
+            let started = old["state"]["running"]["startedAt"]
+                .as_str()
+                .or_else(|| old["state"]["terminated"]["startedAt"].as_str())
+                .unwrap_or(ts)
+                .to_string();
+            let finished = old["state"]["terminated"]["finishedAt"]
+                .as_str()
+                .unwrap_or(ts)
+                .to_string();
+            let id = format!("containerd://{:064x}", fxhash(&format!("{name}{restarts}")));
+            let mut s = container_status(
+                c,
+                json!({ "terminated": {
+                    "exitCode": code, "reason": reason, "startedAt": started, "finishedAt": finished,
+                    "containerID": id,
+                }}),
+                false,
+                restarts,
+                json!({}),
+            );
+            s["containerID"] = json!(id);
+            return at(s, false, true, Some(code), None);
+        }
+        match mode {
+            Mode::ImagePull => {
+                // ErrImagePull first, then ImagePullBackOff, alternating like the kubelet.
+                let image = c["image"].as_str().unwrap_or("");
+                let st = if (age.as_millis() / 1000).is_multiple_of(2) {
+                    waiting(
+                        "ErrImagePull",
+                        &format!(
+                            "failed to pull and unpack image \"docker.io/{image}\": not found"
+                        ),
+                    )
+                } else {
+                    waiting(
+                        "ImagePullBackOff",
+                        &format!("Back-off pulling image \"{image}\""),
+                    )
+                };
+                let next = Duration::from_millis(1000 - (age.as_millis() % 1000) as u64);
+                at(
+                    container_status(c, st, false, 0, json!({})),
+                    false,
+                    false,
+                    None,
+                    Some(next),
+                )
+            }
+            Mode::Config => {
+                let app = pod_name.rsplitn(3, '-').last().unwrap_or(pod_name);
+                let st = waiting(
+                    "CreateContainerConfigError",
+                    &format!("secret \"{app}-config\" not found"),
+                );
+                at(
+                    container_status(c, st, false, 0, json!({})),
+                    false,
+                    false,
+                    None,
+                    None,
+                )
+            }
+            Mode::CrashLoop | Mode::Oom => {
+                // Restart n happens at start + backoff·(2^n − 1), capped per step.
+                let base = t.crash_backoff;
+                let mut when = t.start_at;
+                let mut n = 0u64;
+                let mut step = base;
+                while when + step <= age && n < 1000 {
+                    when += step;
+                    n += 1;
+                    step = (step * 2).min(base * 16);
+                }
+                let n = (n + 1).max(restarts);
+                let (reason, code) = if mode == Mode::Oom {
+                    ("OOMKilled", 137)
+                } else {
+                    ("Error", 1)
+                };
+                let last = json!({ "terminated": {
+                    "exitCode": code, "reason": reason, "startedAt": ts, "finishedAt": ts,
+                    "containerID": format!("containerd://{:064x}", fxhash(&format!("{name}{}", n - 1))),
+                }});
+                let secs = (base.as_secs_f64() * 2f64.powi(n.min(5) as i32 - 1)).ceil() as u64;
+                let st = waiting(
+                    "CrashLoopBackOff",
+                    &format!("back-off {secs}s restarting failed container={name} pod={pod_name}"),
+                );
+                let s = container_status(c, st, false, n, last);
+                at(s, false, true, None, Some(when + step - age))
+            }
+            Mode::Normal | Mode::Unready | Mode::Unschedulable => {
+                let ready = mode == Mode::Normal && age >= t.ready_at;
+                let started = old["state"]["running"]["startedAt"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| ts.to_string());
+                let s = container_status(
+                    c,
+                    json!({ "running": { "startedAt": started } }),
+                    ready,
+                    restarts,
+                    json!({}),
+                );
+                let mut next = (mode == Mode::Normal && !ready).then(|| t.ready_at - age);
+                if let Some((when, _, _)) = exit {
+                    let left = when.saturating_sub(age);
+                    next = Some(next.map_or(left, |n: Duration| n.min(left)));
+                }
+                at(s, ready, true, None, next)
+            }
+        }
+    }
+
+    /// The status a pod whose containers are in `modes` has `age` after
+    /// creation, and when it next changes.
     fn status_at(
         cluster: &Cluster,
         pod: &Value,
-        mode: Mode,
+        modes: &[Mode],
         age: Duration,
     ) -> (Value, Option<Duration>) {
         let old = &pod["status"];
@@ -131,7 +432,7 @@ impl Kubelet {
             status = json!({});
         }
         status["qosClass"] = json!("BestEffort");
-        if mode == Mode::Unschedulable {
+        if modes.contains(&Mode::Unschedulable) {
             status["phase"] = json!("Pending");
             set_condition(
                 &mut status["conditions"],
@@ -150,168 +451,84 @@ impl Kubelet {
         let conds = &mut status["conditions"];
         set_condition(conds, cond("PodScheduled", true, None, None), &ts);
         set_condition(conds, cond("Initialized", true, None, None), &ts);
-        set_condition(
-            conds,
-            cond("PodReadyToStartContainers", true, None, None),
-            &ts,
-        );
         if status["podIP"].is_null() {
             let ip = cluster.alloc.pod_ip();
+            let host = crate::node::internal_ip(pod["spec"]["nodeName"].as_str().unwrap_or(""));
             status["podIP"] = json!(ip);
             status["podIPs"] = json!([{ "ip": ip }]);
-            status["hostIP"] = json!(HOST_IP);
-            status["hostIPs"] = json!([{ "ip": HOST_IP }]);
+            status["hostIP"] = json!(host);
+            status["hostIPs"] = json!([{ "ip": host }]);
             status["startTime"] = json!(ts);
         }
         let ready_delay = cluster.settings.ready_delay;
         let ready_after = pod["metadata"]["annotations"][READY_AFTER_ANNOTATION]
             .as_str()
             .and_then(|d| parse_duration(d).ok());
-        let start_at = ready_after.map_or(ready_delay, |r| r.min(ready_delay));
-        let restarts_of = |i: usize| {
-            old["containerStatuses"][i]["restartCount"]
-                .as_u64()
-                .unwrap_or(0)
+        let timing = Timing {
+            start_at: ready_after.map_or(ready_delay, |r| r.min(ready_delay)),
+            ready_at: ready_after.unwrap_or(ready_delay),
+            run_for: pod["metadata"]["annotations"][RUN_FOR_ANNOTATION]
+                .as_str()
+                .and_then(|d| parse_duration(d).ok())
+                .unwrap_or(ready_delay),
+            crash_backoff: cluster.settings.crash_backoff,
         };
-        let waiting = |reason: &str, message: &str| json!({ "waiting": { "reason": reason, "message": message } });
-
-        let (statuses, ready, next): (Vec<Value>, bool, Option<Duration>) = if age < start_at
-            && !matches!(mode, Mode::ImagePull | Mode::Config)
-        {
-            let s = containers
-                .iter()
-                .map(|c| {
-                    container_status(
-                        c,
-                        json!({ "waiting": { "reason": "ContainerCreating" } }),
-                        false,
-                        0,
-                        json!({}),
-                    )
-                })
-                .collect();
-            (s, false, Some(start_at - age))
-        } else {
-            match mode {
-                Mode::ImagePull => {
-                    // ErrImagePull first, then ImagePullBackOff, alternating like the kubelet.
-                    let phase = (age.as_millis() / 1000) % 2;
-                    let s = containers
-                        .iter()
-                        .map(|c| {
-                            let image = c["image"].as_str().unwrap_or("");
-                            let st = if phase == 0 {
-                                waiting("ErrImagePull", &format!("failed to pull and unpack image \"docker.io/{image}\": not found"))
-                            } else {
-                                waiting("ImagePullBackOff", &format!("Back-off pulling image \"{image}\""))
-                            };
-                            container_status(c, st, false, 0, json!({}))
-                        })
-                        .collect();
-                    (
-                        s,
-                        false,
-                        Some(Duration::from_millis(
-                            1000 - (age.as_millis() % 1000) as u64,
-                        )),
-                    )
-                }
-                Mode::Config => {
-                    let s = containers
-                        .iter()
-                        .map(|c| {
-                            let name = pod["metadata"]["name"].as_str().unwrap_or("");
-                            let app = name.rsplitn(3, '-').last().unwrap_or(name);
-                            container_status(
-                                c,
-                                waiting(
-                                    "CreateContainerConfigError",
-                                    &format!("secret \"{app}-config\" not found"),
-                                ),
-                                false,
-                                0,
-                                json!({}),
-                            )
-                        })
-                        .collect();
-                    (s, false, None)
-                }
-                Mode::CrashLoop | Mode::Oom => {
-                    // Restart n happens at start + backoff·(2^n − 1), capped per step.
-                    let base = cluster.settings.crash_backoff;
-                    let mut t = start_at;
-                    let mut restarts = 0u64;
-                    let mut step = base;
-                    while t + step <= age && restarts < 1000 {
-                        t += step;
-                        restarts += 1;
-                        step = (step * 2).min(base * 16);
-                    }
-                    let restarts = restarts + 1;
-                    let (reason, code) = if mode == Mode::Oom {
-                        ("OOMKilled", 137)
-                    } else {
-                        ("Error", 1)
-                    };
-                    let s = containers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            let restarts = restarts.max(restarts_of(i));
-                            let name = c["name"].as_str().unwrap_or("");
-                            let last = json!({ "terminated": {
-                                "exitCode": code, "reason": reason, "startedAt": ts, "finishedAt": ts,
-                                "containerID": format!("containerd://{:064x}", fxhash(&format!("{name}{}", restarts - 1))),
-                            }});
-                            let secs = (base.as_secs_f64() * 2f64.powi(restarts.min(5) as i32 - 1)).ceil() as u64;
-                            let st = waiting("CrashLoopBackOff", &format!("back-off {secs}s restarting failed container={name} pod={}", pod["metadata"]["name"].as_str().unwrap_or("")));
-                            container_status(c, st, false, restarts, last)
-                        })
-                        .collect();
-                    (s, false, Some(t + step - age))
-                }
-                Mode::Normal | Mode::Unready | Mode::Unschedulable => {
-                    let ready_at = ready_after.unwrap_or(ready_delay);
-                    let ready = mode == Mode::Normal && age >= ready_at;
-                    let started = old["containerStatuses"][0]["state"]["running"]["startedAt"]
-                        .as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| ts.clone());
-                    let s = containers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            container_status(
-                                c,
-                                json!({ "running": { "startedAt": started } }),
-                                ready,
-                                restarts_of(i),
-                                json!({}),
-                            )
-                        })
-                        .collect();
-                    let next = (mode == Mode::Normal && !ready).then(|| ready_at - age);
-                    (s, ready, next)
-                }
-            }
-        };
-        let running = statuses.iter().all(|s| s["state"].get("running").is_some())
-            || matches!(mode, Mode::CrashLoop | Mode::Oom);
-        status["phase"] = json!(if running { "Running" } else { "Pending" });
-        let not_ready: Vec<&str> = statuses
+        let each: Vec<ContainerAt> = containers
             .iter()
-            .filter(|s| s["ready"] != true)
-            .filter_map(|s| s["name"].as_str())
+            .enumerate()
+            .map(|(i, c)| {
+                let mode = modes.get(i).copied().unwrap_or(Mode::Normal);
+                Self::container_at(pod, c, i, mode, age, &timing, &ts)
+            })
             .collect();
-        let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
-        let (r, m) = if ready {
-            (None, None)
+        let done = !each.is_empty() && each.iter().all(|c| c.exited.is_some());
+        let ready = !each.is_empty() && each.iter().all(|c| c.ready);
+        let next = each.iter().filter_map(|c| c.next).min();
+        let statuses: Vec<Value> = each.iter().map(|c| c.status.clone()).collect();
+        let phase = if done {
+            if each.iter().all(|c| c.exited == Some(0)) {
+                "Succeeded"
+            } else {
+                "Failed"
+            }
+        } else if each.iter().all(|c| c.started) {
+            "Running"
         } else {
-            (Some("ContainersNotReady"), Some(msg.as_str()))
+            "Pending"
         };
+        status["phase"] = json!(phase);
         let conds = &mut status["conditions"];
-        set_condition(conds, cond("ContainersReady", ready, r, m), &ts);
-        set_condition(conds, cond("Ready", ready, r, m), &ts);
+        if done {
+            // Every container exited: Succeeded if all exited 0, else Failed.
+            let ok = phase == "Succeeded";
+            let why = if ok { "PodCompleted" } else { "PodFailed" };
+            set_condition(
+                conds,
+                cond("PodReadyToStartContainers", false, None, None),
+                &ts,
+            );
+            set_condition(conds, cond("ContainersReady", false, Some(why), None), &ts);
+            set_condition(conds, cond("Ready", false, Some(why), None), &ts);
+        } else {
+            set_condition(
+                conds,
+                cond("PodReadyToStartContainers", true, None, None),
+                &ts,
+            );
+            let not_ready: Vec<&str> = statuses
+                .iter()
+                .filter(|s| s["ready"] != true)
+                .filter_map(|s| s["name"].as_str())
+                .collect();
+            let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
+            let (r, m) = if ready {
+                (None, None)
+            } else {
+                (Some("ContainersNotReady"), Some(msg.as_str()))
+            };
+            set_condition(conds, cond("ContainersReady", ready, r, m), &ts);
+            set_condition(conds, cond("Ready", ready, r, m), &ts);
+        }
         status["containerStatuses"] = json!(statuses);
         // Keep a stable condition order, as the kubelet writes them.
         if let Some(cs) = status["conditions"].as_array_mut() {
@@ -324,11 +541,8 @@ impl Kubelet {
             ];
             cs.sort_by_key(|c| order.iter().position(|o| c["type"] == *o).unwrap_or(9));
         }
-        (status, next)
+        (status, if done { None } else { next })
     }
-}
-
-impl Kubelet {
     /// A pod being deleted: its containers get SIGTERM and the grace period
     /// (`deletionGracePeriodSeconds`, capped by the sandbox's
     /// `termination_grace_cap`) to stop; then the kubelet deletes the pod for
@@ -429,14 +643,24 @@ impl Reconciler for Kubelet {
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
         let pods = res("", "pods");
-        let pod = cluster.store.get(pods, ns, name)?;
-        if pod["spec"]["nodeName"].is_null() && pod["metadata"]["ownerReferences"].is_null() {
-            // A bare pod: schedule it onto the one node.
-            let _ = cluster.store.update(pods, ns, name, false, |cur| {
-                let mut n = (**cur).clone();
-                n["spec"]["nodeName"] = json!(NODE_NAME);
-                Ok(n)
+        let mut pod = cluster.store.get(pods, ns, name)?;
+        if pod["spec"]["nodeName"].is_null() {
+            // Schedule: to the node its affinity names (a daemon pod), a bare
+            // pod to the first node.
+            let target = super::daemonset::target_node(&pod).or_else(|| {
+                pod["metadata"]["ownerReferences"]
+                    .is_null()
+                    .then(|| NODE_NAME.to_string())
             });
+            if let Some(node) = target
+                && let Ok(bound) = cluster.store.update(pods, ns, name, false, |cur| {
+                    let mut n = (**cur).clone();
+                    n["spec"]["nodeName"] = json!(node);
+                    Ok(n)
+                })
+            {
+                pod = bound;
+            }
         }
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
         if pod["metadata"].get("deletionTimestamp").is_some() {
@@ -448,7 +672,15 @@ impl Reconciler for Kubelet {
             .unwrap_or_else(|e| e.into_inner())
             .entry(uid)
             .or_insert_with(Instant::now);
-        let (status, next) = Self::status_at(cluster, &pod, mode(&pod), first.elapsed());
+        if matches!(
+            pod["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        ) {
+            // Finished: nothing runs any more.
+            return None;
+        }
+        let modes = modes(&pod, &cluster.settings.image_failures);
+        let (status, next) = Self::status_at(cluster, &pod, &modes, first.elapsed());
         if !same_meaning(&pod["status"], &status) {
             let _ = cluster.store.update(pods, ns, name, false, |cur| {
                 let mut n = (**cur).clone();
@@ -475,13 +707,89 @@ mod tests {
 
     #[test]
     fn failure_modes_from_annotations() {
-        let p = |v: &str| json!({"metadata": {"annotations": {FAIL_ANNOTATION: v}}});
-        assert_eq!(mode(&p("crashloop")), Mode::CrashLoop);
-        assert_eq!(mode(&p("imagepull")), Mode::ImagePull);
-        assert_eq!(mode(&p("oom")), Mode::Oom);
-        assert_eq!(mode(&p("config")), Mode::Config);
-        assert_eq!(mode(&p("unready")), Mode::Unready);
-        assert_eq!(mode(&p("unschedulable")), Mode::Unschedulable);
-        assert_eq!(mode(&json!({"metadata": {}})), Mode::Normal);
+        let p = |v: &str| json!({"metadata": {"annotations": {FAIL_ANNOTATION: v}}, "spec": {"containers": [{"name": "c"}]}});
+        assert_eq!(mode(&p("crashloop"), &[]), Mode::CrashLoop);
+        assert_eq!(mode(&p("imagepull"), &[]), Mode::ImagePull);
+        assert_eq!(mode(&p("oom"), &[]), Mode::Oom);
+        assert_eq!(mode(&p("config"), &[]), Mode::Config);
+        assert_eq!(mode(&p("unready"), &[]), Mode::Unready);
+        assert_eq!(mode(&p("unschedulable"), &[]), Mode::Unschedulable);
+        assert_eq!(
+            mode(&json!({"metadata": {}, "spec": {"containers": [{}]}}), &[]),
+            Mode::Normal
+        );
+        for m in MODES {
+            assert!(parse_mode(m).is_some(), "{m}");
+        }
+    }
+
+    /// The mode of the pod's first container.
+    fn mode(pod: &Value, rules: &[ImageFailure]) -> Mode {
+        modes(pod, rules)[0]
+    }
+
+    #[test]
+    fn image_rules_pick_each_containers_mode() {
+        let rules = vec![ImageFailure::parse("*:broken=crashloop").unwrap()];
+        let pod = json!({"metadata": {}, "spec": {"containers": [
+            {"name": "app", "image": "app:broken"}, {"name": "sidecar", "image": "proxy:1"}]}});
+        assert_eq!(modes(&pod, &rules), [Mode::CrashLoop, Mode::Normal]);
+    }
+
+    #[test]
+    fn image_rules_pick_a_mode_first_match_and_the_annotation_wins() {
+        let rules = vec![
+            ImageFailure::parse("*:broken=crashloop").unwrap(),
+            ImageFailure::parse("registry.local/*=imagepull").unwrap(),
+            ImageFailure::parse("*=oom").unwrap(),
+        ];
+        let pod = |image: &str, ann: Value| json!({"metadata": {"annotations": ann}, "spec": {"containers": [{"name": "c", "image": image}]}});
+        assert_eq!(mode(&pod("app:broken", json!({})), &rules), Mode::CrashLoop);
+        assert_eq!(
+            mode(&pod("registry.local/app:1", json!({})), &rules),
+            Mode::ImagePull
+        );
+        assert_eq!(
+            mode(&pod("registry.local/app:broken", json!({})), &rules),
+            Mode::CrashLoop
+        );
+        assert_eq!(mode(&pod("app:1", json!({})), &rules), Mode::Oom);
+        assert_eq!(mode(&pod("app:1", json!({})), &rules[..2]), Mode::Normal);
+        let annotated = pod("app:broken", json!({FAIL_ANNOTATION: "unready"}));
+        assert_eq!(mode(&annotated, &rules), Mode::Unready);
+    }
+
+    #[test]
+    fn globs_and_image_rule_specs() {
+        let g = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
+        assert!(g("*", ""));
+        assert!(g("web:?", "web:2"));
+        assert!(!g("web:?", "web:10"));
+        assert!(g("*/app:*", "registry.local/app:1.2"));
+        assert!(g("a*b*c", "axxbyyc"));
+        assert!(!g("a*b*c", "axxbyy"));
+        assert!(!g("web", "web:1"));
+        assert_eq!(
+            ImageFailure::parse("*:broken=crashloop").unwrap(),
+            ImageFailure {
+                glob: "*:broken".into(),
+                mode: "crashloop".into()
+            }
+        );
+        assert!(
+            ImageFailure::parse("nomode")
+                .unwrap_err()
+                .contains("GLOB=MODE")
+        );
+        assert!(
+            ImageFailure::parse("=crashloop")
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            ImageFailure::parse("x=explode")
+                .unwrap_err()
+                .contains("unknown mode \"explode\"")
+        );
     }
 }

@@ -8,6 +8,7 @@ mod patch;
 mod rbac;
 mod traffic;
 mod watch;
+mod workloads;
 
 use std::time::Duration;
 
