@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use kube_sandbox::{Cluster, Options, Sandbox, Settings};
 
 /// Every binary that ships, by name.
-pub const BINARIES: [&str; 9] = [
+pub const BINARIES: [&str; 11] = [
     "kubectl-bluegreen",
     "kubectl-canary",
     "deploy-health-wait",
@@ -19,6 +19,8 @@ pub const BINARIES: [&str; 9] = [
     "deploy-rollback",
     "deploy-notify",
     "deploy-analysis",
+    "deploy-apply",
+    "deploy-rollout",
     "kube-sandbox",
 ];
 

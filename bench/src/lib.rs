@@ -1,9 +1,10 @@
-//! The benchmark harness behind `cargo xtask bench`: seven scenarios run against
+//! The benchmark harness behind `cargo xtask bench`: eight scenarios run against
 //! the release binaries and an in-process kube-sandbox, printed as tables and
 //! written to bench/RESULTS.md. Figures, not assertions: nothing here fails on
 //! a slow run, only on a command that misbehaves.
 
 pub mod analysis;
+pub mod apply;
 pub mod env;
 pub mod fail_fast;
 pub mod health_wait;
@@ -26,12 +27,13 @@ pub enum Scenario {
     Startup,
     Sandbox,
     Analysis,
+    Apply,
 }
 
 impl Scenario {
     /// The order they run in: the ones whose figures are process-wide (the
     /// harness's own peak RSS in `sandbox`) before any other sandbox started.
-    pub const RUN_ORDER: [Scenario; 7] = [
+    pub const RUN_ORDER: [Scenario; 8] = [
         Scenario::Startup,
         Scenario::Sandbox,
         Scenario::Switch,
@@ -39,6 +41,7 @@ impl Scenario {
         Scenario::FailFast,
         Scenario::Scale,
         Scenario::Analysis,
+        Scenario::Apply,
     ];
 
     pub async fn run(self, cfg: &env::Config) -> anyhow::Result<report::Section> {
@@ -50,6 +53,7 @@ impl Scenario {
             Scenario::Startup => startup::run_all(cfg).await,
             Scenario::Sandbox => sandbox::run_all(cfg).await,
             Scenario::Analysis => analysis::run(cfg).await,
+            Scenario::Apply => apply::run(cfg).await,
         }
     }
 }
