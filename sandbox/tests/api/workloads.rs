@@ -604,6 +604,29 @@ async fn an_on_delete_daemonset_replaces_only_deleted_pods() {
 #[tokio::test]
 async fn a_job_runs_its_completions_with_parallelism_and_completes() {
     let env = start_default(1, vec![]).await;
+    // Every version of the Job's status, as a watch sees them.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(env.client.clone(), "default");
+    let mut stream = jobs
+        .watch(&WatchParams::default().fields("metadata.name=batch"), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let versions = tokio::spawn(async move {
+        let mut seen: Vec<Value> = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(Ok(e))) = tokio::time::timeout_at(deadline, stream.next()).await {
+            if let WatchEvent::Added(j) | WatchEvent::Modified(j) = e {
+                let j = serde_json::to_value(j).unwrap();
+                let complete = condition(&j, "Complete").is_some();
+                seen.push(j);
+                if complete {
+                    break;
+                }
+            }
+        }
+        seen
+    });
     env.create(
         JOBS,
         job("batch", json!({"completions": 3, "parallelism": 2})),
@@ -673,6 +696,28 @@ async fn a_job_runs_its_completions_with_parallelism_and_completes() {
         assert_eq!(t["exitCode"], 0);
         assert_eq!(t["reason"], "Completed");
     }
+    // A finished pod is uncounted first, then counted; SuccessCriteriaMet
+    // is written before Complete, in a write of its own.
+    let versions = versions.await.unwrap();
+    let st = |j: &Value, f: &str| j["status"][f].clone();
+    let uncounted = versions.iter().position(|j| {
+        st(j, "uncountedTerminatedPods")["succeeded"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let counted = versions
+        .iter()
+        .position(|j| st(j, "succeeded").as_i64().is_some_and(|n| n > 0));
+    let trail: Vec<String> = versions.iter().map(|j| j["status"].to_string()).collect();
+    assert!(
+        uncounted.is_some() && uncounted < counted,
+        "uncounted, then counted: {trail:#?}"
+    );
+    let interim = versions.iter().position(|j| {
+        condition(j, "SuccessCriteriaMet").is_some() && condition(j, "Complete").is_none()
+    });
+    assert!(interim.is_some(), "SuccessCriteriaMet alone first");
+    assert!(condition(versions.last().unwrap(), "Complete").is_some());
 }
 
 #[tokio::test]
