@@ -1078,3 +1078,42 @@ async fn a_surging_daemonset_starts_the_new_pod_before_the_old_one_goes() {
     }
     assert!(doubled, "a node ran its old and new pod side by side");
 }
+
+#[tokio::test]
+async fn a_suspended_job_runs_nothing_until_resumed() {
+    let env = start_default(1, vec![]).await;
+    env.create(JOBS, job("later", json!({"suspend": true})))
+        .await;
+    let j = wait(&env, &format!("{JOBS}/later"), "suspended", |j| {
+        condition(j, "Suspended").is_some()
+    })
+    .await;
+    assert_eq!(
+        condition(&j, "Suspended").unwrap()["reason"],
+        "JobSuspended"
+    );
+    assert!(j["status"].get("startTime").is_none(), "{j}");
+    assert!(pods(&env, "job-name%3Dlater").await.is_empty());
+    let r = env
+        .raw(
+            "PATCH",
+            &format!("{JOBS}/later"),
+            MERGE,
+            r#"{"spec":{"suspend":false}}"#,
+        )
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let j = wait(&env, &format!("{JOBS}/later"), "complete", |j| {
+        condition(j, "Complete").is_some()
+    })
+    .await;
+    let suspended = j["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Suspended")
+        .unwrap();
+    assert_eq!(suspended["status"], "False");
+    assert_eq!(suspended["reason"], "JobResumed");
+    assert_eq!(j["status"]["succeeded"], 1);
+}
