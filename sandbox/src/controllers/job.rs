@@ -322,11 +322,7 @@ impl Reconciler for JobController {
             // Remove the active pods; they count as failed.
             for p in &active_pods {
                 let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                if cluster
-                    .store
-                    .delete(pods(), ns, pname, None, None, false)
-                    .is_ok()
-                {
+                if super::delete_pod(cluster, &job, "batch/v1", "Job", pname) {
                     active -= 1;
                     terminating_n += 1;
                     if pod_is_ready(p) {
@@ -350,11 +346,7 @@ impl Reconciler for JobController {
                 extra.sort_by_key(|p| pod_is_ready(p));
                 for p in extra.into_iter().take((active - want) as usize) {
                     let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                    if cluster
-                        .store
-                        .delete(pods(), ns, pname, None, None, false)
-                        .is_ok()
-                    {
+                    if super::delete_pod(cluster, &job, "batch/v1", "Job", pname) {
                         active -= 1;
                         terminating_n += 1;
                     }
@@ -367,7 +359,7 @@ impl Reconciler for JobController {
                     None => {
                         let missing = want - active;
                         for _ in 0..missing {
-                            if cluster.store.create(pods(), new_pod(&job), false).is_ok() {
+                            if super::create_pod(cluster, &job, "batch/v1", "Job", new_pod(&job)) {
                                 active += 1;
                             }
                         }
@@ -515,6 +507,28 @@ impl Reconciler for JobController {
             if c["type"] == "Complete" {
                 status["completionTime"] = json!(ts);
             }
+            // `recordJobFinished`.
+            let (type_, reason, message) = if c["type"] == "Complete" {
+                ("Normal", "Completed", "Job completed")
+            } else {
+                (
+                    "Warning",
+                    c["reason"].as_str().unwrap_or(""),
+                    c["message"].as_str().unwrap_or(""),
+                )
+            };
+            crate::events::record(
+                cluster,
+                &job,
+                "batch/v1",
+                "Job",
+                &crate::events::Event {
+                    type_,
+                    reason,
+                    message,
+                    component: "job-controller",
+                },
+            );
             if let Some(cs) = status["conditions"].as_array_mut() {
                 cs.push(c);
             }

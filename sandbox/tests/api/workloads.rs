@@ -233,6 +233,20 @@ async fn ordered_ready_creates_each_pod_after_the_one_before_is_ready_then_rolls
         assert_eq!(p["spec"]["hostname"], name(&p));
         assert_eq!(p["spec"]["subdomain"], "db");
     }
+    let events = env.get("/api/v1/namespaces/default/events").await.body;
+    let messages: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["involvedObject"]["kind"] == "StatefulSet" && e["reason"] == "SuccessfulCreate"
+        })
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"create Pod db-0 in StatefulSet db successful"),
+        "{messages:?}"
+    );
     let crs = env.get(CR).await.body;
     assert_eq!(crs["items"].as_array().unwrap().len(), 1);
     let cr = &crs["items"][0];
@@ -718,6 +732,18 @@ async fn a_job_runs_its_completions_with_parallelism_and_completes() {
     });
     assert!(interim.is_some(), "SuccessCriteriaMet alone first");
     assert!(condition(versions.last().unwrap(), "Complete").is_some());
+    let events = env.get("/api/v1/namespaces/default/events").await.body;
+    let reasons: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == "batch" && e["involvedObject"]["kind"] == "Job")
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"SuccessfulCreate") && reasons.contains(&"Completed"),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -752,6 +778,18 @@ async fn a_failing_job_stops_at_its_backoff_limit_never_and_on_failure() {
         "backoffLimit 1: the second failure ends it"
     );
     assert!(j["status"].get("completionTime").is_none());
+    let warned = env
+        .get("/api/v1/namespaces/default/events?fieldSelector=reason%3DBackoffLimitExceeded")
+        .await
+        .body;
+    assert!(
+        warned["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["involvedObject"]["name"] == "never" && e["type"] == "Warning"),
+        "{warned}"
+    );
     let ps = pods(&env, "job-name%3Dnever").await;
     assert_eq!(ps.len(), 2);
     for p in &ps {
