@@ -1155,3 +1155,26 @@ async fn a_suspended_job_runs_nothing_until_resumed() {
     assert_eq!(suspended["reason"], "JobResumed");
     assert_eq!(j["status"]["succeeded"], 1);
 }
+
+#[tokio::test]
+async fn settle_waits_for_statefulsets_and_daemonsets_too() {
+    let env = start_default(2, vec![]).await;
+    env.create(STS, statefulset("settled", 3, json!({}))).await;
+    env.create(DS, daemonset("settledd", json!({}))).await;
+    env.sandbox.settle(Duration::from_secs(30)).await.unwrap();
+    let s = env.get(&format!("{STS}/settled")).await.body;
+    assert!(sts_done(&s, 3), "{s}");
+    let d = env.get(&format!("{DS}/settledd")).await.body;
+    assert_eq!(d["status"]["numberAvailable"], 2, "{d}");
+    // One that cannot roll out is named when settling gives up.
+    let mut stuck = statefulset("stuckdb", 1, json!({}));
+    stuck["spec"]["template"]["metadata"]["annotations"] =
+        json!({"sandbox.switchyard.dev/fail": "unready"});
+    env.create(STS, stuck).await;
+    let err = env
+        .sandbox
+        .settle(Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statefulsets/stuckdb"), "{err}");
+}
