@@ -140,6 +140,25 @@ fn new_pod(job: &Value) -> Value {
     })
 }
 
+/// The pods of a Job that is gone lose their finalizer, so that their
+/// deletion (garbage collection's) completes (the real controller's orphan
+/// pod handling).
+fn release_orphans(cluster: &Cluster, ns: &str, job: &str) {
+    for p in cluster.store.list(pods(), Some(ns)).0 {
+        if controller_owner(&p, "Job").as_deref() != Some(job) || !has_finalizer(&p) {
+            continue;
+        }
+        let pname = p["metadata"]["name"].as_str().unwrap_or("");
+        let _ = cluster.store.update(pods(), ns, pname, false, |cur| {
+            let mut n = (**cur).clone();
+            if let Some(f) = n["metadata"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != TRACKING_FINALIZER);
+            }
+            Ok(n)
+        });
+    }
+}
+
 /// `pastBackoffLimitOnFailure`.
 fn past_backoff_limit_on_failure(job: &Value, pods: &[Arc<Value>], limit: i64) -> bool {
     if job["spec"]["template"]["spec"]["restartPolicy"] != "OnFailure" {
@@ -198,7 +217,10 @@ impl Reconciler for JobController {
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
-        let job = cluster.store.get(jobs(), ns, name)?;
+        let Some(job) = cluster.store.get(jobs(), ns, name) else {
+            release_orphans(cluster, ns, name);
+            return None;
+        };
         let uid = uid_of(&job);
         if finished(&job) || terminating(&job) {
             self.jobs

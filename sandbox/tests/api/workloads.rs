@@ -1178,3 +1178,28 @@ async fn settle_waits_for_statefulsets_and_daemonsets_too() {
         .unwrap_err();
     assert!(err.to_string().contains("statefulsets/stuckdb"), "{err}");
 }
+
+#[tokio::test]
+async fn deleting_a_job_takes_its_pods_despite_their_finalizer() {
+    let env = start_default(1, vec![]).await;
+    let mut long = job("gone", json!({}));
+    long["spec"]["template"]["metadata"]["annotations"] =
+        json!({"sandbox.switchyard.dev/run-for": "60s"});
+    env.create(JOBS, long).await;
+    wait(&env, &format!("{JOBS}/gone"), "running", |j| {
+        j["status"]["active"] == 1
+    })
+    .await;
+    let r = env
+        .raw("DELETE", &format!("{JOBS}/gone"), "application/json", "")
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let l = wait(
+        &env,
+        &format!("{PODS}?labelSelector=job-name%3Dgone"),
+        "the pod gone",
+        |l| l["items"].as_array().is_some_and(|a| a.is_empty()),
+    )
+    .await;
+    assert!(l["items"].as_array().unwrap().is_empty());
+}
