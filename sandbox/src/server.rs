@@ -302,19 +302,37 @@ impl Sandbox {
         kubeconfig::write(path, &self.kubeconfig(None, "default"))
     }
 
-    /// Waits until every Deployment is fully rolled out and available and the
-    /// controllers have gone quiet (no change for 100 ms), so a caller starts
-    /// from a settled cluster: "nothing changed" checks compare like with like.
+    /// Waits until every Deployment, StatefulSet and DaemonSet is fully
+    /// rolled out and available and the controllers have gone quiet (no
+    /// change for 100 ms), so a caller starts from a settled cluster:
+    /// "nothing changed" checks compare like with like.
     pub async fn settle(&self, timeout: Duration) -> Result<()> {
         let deployments = crate::resources::find("apps", "v1", "deployments").expect("served");
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (items, _) = self.cluster.store.list(deployments, None);
-            let pending: Vec<String> = items
+            let mut pending: Vec<String> = items
                 .iter()
                 .filter(|d| !rolled_out(d))
                 .map(|d| d["metadata"]["name"].as_str().unwrap_or("").to_string())
                 .collect();
+            for (plural, done) in [
+                ("statefulsets", set_rolled_out as fn(&Value) -> bool),
+                ("daemonsets", daemons_rolled_out),
+            ] {
+                let t = crate::resources::find("apps", "v1", plural).expect("served");
+                pending.extend(
+                    self.cluster
+                        .store
+                        .list(t, None)
+                        .0
+                        .iter()
+                        .filter(|o| !done(o))
+                        .map(|o| {
+                            format!("{plural}/{}", o["metadata"]["name"].as_str().unwrap_or(""))
+                        }),
+                );
+            }
             if pending.is_empty() {
                 // Quiet for 100 ms: the EndpointSlices and the last status
                 // writes have caught up. With status writers the store is
@@ -332,7 +350,7 @@ impl Sandbox {
             }
             if tokio::time::Instant::now() > deadline {
                 anyhow::bail!(
-                    "deployments not ready after {timeout:?}: {}",
+                    "workloads not ready after {timeout:?}: {}",
                     pending.join(", ")
                 );
             }
@@ -365,6 +383,37 @@ pub fn rolled_out(d: &Value) -> bool {
         && n("updatedReplicas") == want
         && n("availableReplicas") == want
         && n("replicas") == want
+}
+
+/// A StatefulSet whose pods are all ready at the revision it rolls to (all
+/// of them, or those at and above its partition; OnDelete: only ready).
+pub fn set_rolled_out(s: &Value) -> bool {
+    let want = s["spec"]["replicas"].as_i64().unwrap_or(1);
+    let st = &s["status"];
+    let n = |f: &str| st[f].as_i64().unwrap_or(0);
+    let strategy = &s["spec"]["updateStrategy"];
+    let partition = strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0);
+    let updated = strategy["type"] == "OnDelete"
+        || if partition > 0 {
+            n("updatedReplicas") >= want - partition
+        } else {
+            st["currentRevision"] == st["updateRevision"]
+        };
+    st["observedGeneration"] == s["metadata"]["generation"]
+        && n("replicas") == want
+        && n("readyReplicas") == want
+        && updated
+}
+
+/// A DaemonSet available on every node it should run on, updated there
+/// unless it updates OnDelete.
+pub fn daemons_rolled_out(d: &Value) -> bool {
+    let st = &d["status"];
+    let n = |f: &str| st[f].as_i64().unwrap_or(0);
+    st["observedGeneration"] == d["metadata"]["generation"]
+        && n("numberAvailable") == n("desiredNumberScheduled")
+        && (d["spec"]["updateStrategy"]["type"] == "OnDelete"
+            || n("updatedNumberScheduled") == n("desiredNumberScheduled"))
 }
 
 /// Namespaces every cluster has, the bootstrap RBAC every user relies on

@@ -421,15 +421,19 @@ impl Reconciler for DaemonSetController {
             let uid = p["metadata"]["uid"].as_str().unwrap_or("").to_string();
             if deleted.insert(uid) {
                 let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                let _ = cluster.store.delete(pods(), ns, pname, None, None, false);
+                super::delete_pod(cluster, &ds, "apps/v1", "DaemonSet", pname);
             }
         }
         create.sort();
         create.dedup();
         for node in &create {
-            let _ = cluster
-                .store
-                .create(pods(), new_pod(&ds, &hash, node), false);
+            super::create_pod(
+                cluster,
+                &ds,
+                "apps/v1",
+                "DaemonSet",
+                new_pod(&ds, &hash, node),
+            );
         }
 
         // History: keep revisionHistoryLimit besides those pods run.

@@ -20,8 +20,14 @@
 //! - `succeeded >= completions` with none active is `SuccessCriteriaMet`,
 //!   then `Complete` (reason `CompletionsReached`) and `completionTime`.
 //!
+//! `spec.suspend: true` deletes the active pods and sets `Suspended`
+//! (`JobSuspended`); resuming sets it False (`JobResumed`) and restarts
+//! `startTime`, the clock of `activeDeadlineSeconds`.
+//!
 //! Status: `active`, `ready`, `terminating`, `succeeded`, `failed`,
 //! `startTime`, `completionTime`, `uncountedTerminatedPods`, `conditions`.
+//! Not modelled: Indexed completion, `podFailurePolicy`,
+//! `backoffLimitPerIndex`, `successPolicy`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -134,6 +140,25 @@ fn new_pod(job: &Value) -> Value {
     })
 }
 
+/// The pods of a Job that is gone lose their finalizer, so that their
+/// deletion (garbage collection's) completes (the real controller's orphan
+/// pod handling).
+fn release_orphans(cluster: &Cluster, ns: &str, job: &str) {
+    for p in cluster.store.list(pods(), Some(ns)).0 {
+        if controller_owner(&p, "Job").as_deref() != Some(job) || !has_finalizer(&p) {
+            continue;
+        }
+        let pname = p["metadata"]["name"].as_str().unwrap_or("");
+        let _ = cluster.store.update(pods(), ns, pname, false, |cur| {
+            let mut n = (**cur).clone();
+            if let Some(f) = n["metadata"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != TRACKING_FINALIZER);
+            }
+            Ok(n)
+        });
+    }
+}
+
 /// `pastBackoffLimitOnFailure`.
 fn past_backoff_limit_on_failure(job: &Value, pods: &[Arc<Value>], limit: i64) -> bool {
     if job["spec"]["template"]["spec"]["restartPolicy"] != "OnFailure" {
@@ -192,7 +217,10 @@ impl Reconciler for JobController {
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
-        let job = cluster.store.get(jobs(), ns, name)?;
+        let Some(job) = cluster.store.get(jobs(), ns, name) else {
+            release_orphans(cluster, ns, name);
+            return None;
+        };
         let uid = uid_of(&job);
         if finished(&job) || terminating(&job) {
             self.jobs
@@ -248,8 +276,14 @@ impl Reconciler for JobController {
 
         // Job first start.
         let mut requeue: Option<Duration> = None;
+        // Resuming a suspended Job restarts its clock (`JobResumed`).
+        let was_suspended = condition(&job, "Suspended").is_some();
+        let resumed = was_suspended && !suspended;
         let (started, backoff_left) = {
             let mut mem = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            if resumed && let Some(m) = mem.get_mut(&uid) {
+                m.started = Instant::now();
+            }
             let m = mem.entry(uid.clone()).or_insert_with(|| Memory {
                 started: Instant::now(),
                 failures: counted("failed"),
@@ -268,7 +302,7 @@ impl Reconciler for JobController {
             });
             (m.started, left)
         };
-        if status["startTime"].is_null() && !suspended {
+        if (status["startTime"].is_null() || resumed) && !suspended {
             status["startTime"] = json!(ts);
         }
 
@@ -310,11 +344,7 @@ impl Reconciler for JobController {
             // Remove the active pods; they count as failed.
             for p in &active_pods {
                 let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                if cluster
-                    .store
-                    .delete(pods(), ns, pname, None, None, false)
-                    .is_ok()
-                {
+                if super::delete_pod(cluster, &job, "batch/v1", "Job", pname) {
                     active -= 1;
                     terminating_n += 1;
                     if pod_is_ready(p) {
@@ -338,11 +368,7 @@ impl Reconciler for JobController {
                 extra.sort_by_key(|p| pod_is_ready(p));
                 for p in extra.into_iter().take((active - want) as usize) {
                     let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                    if cluster
-                        .store
-                        .delete(pods(), ns, pname, None, None, false)
-                        .is_ok()
-                    {
+                    if super::delete_pod(cluster, &job, "batch/v1", "Job", pname) {
                         active -= 1;
                         terminating_n += 1;
                     }
@@ -355,7 +381,7 @@ impl Reconciler for JobController {
                     None => {
                         let missing = want - active;
                         for _ in 0..missing {
-                            if cluster.store.create(pods(), new_pod(&job), false).is_ok() {
+                            if super::create_pod(cluster, &job, "batch/v1", "Job", new_pod(&job)) {
                                 active += 1;
                             }
                         }
@@ -373,6 +399,27 @@ impl Reconciler for JobController {
                     "Reached expected number of succeeded pods",
                     &ts,
                 ));
+            } else if suspended || was_suspended {
+                // `ensureJobConditionStatus(Suspended, ...)`.
+                let (st, reason, message) = if suspended {
+                    ("True", "JobSuspended", "Job suspended")
+                } else {
+                    ("False", "JobResumed", "Job resumed")
+                };
+                let mut conds = status["conditions"].as_array().cloned().unwrap_or_default();
+                match conds.iter_mut().find(|c| c["type"] == "Suspended") {
+                    Some(c) if c["status"] == st => {}
+                    Some(c) => {
+                        let mut n = new_condition("Suspended", reason, message, &ts);
+                        n["status"] = json!(st);
+                        *c = n;
+                    }
+                    None if suspended => {
+                        conds.push(new_condition("Suspended", reason, message, &ts))
+                    }
+                    None => {}
+                }
+                status["conditions"] = json!(conds);
             }
         }
 
@@ -482,6 +529,28 @@ impl Reconciler for JobController {
             if c["type"] == "Complete" {
                 status["completionTime"] = json!(ts);
             }
+            // `recordJobFinished`.
+            let (type_, reason, message) = if c["type"] == "Complete" {
+                ("Normal", "Completed", "Job completed")
+            } else {
+                (
+                    "Warning",
+                    c["reason"].as_str().unwrap_or(""),
+                    c["message"].as_str().unwrap_or(""),
+                )
+            };
+            crate::events::record(
+                cluster,
+                &job,
+                "batch/v1",
+                "Job",
+                &crate::events::Event {
+                    type_,
+                    reason,
+                    message,
+                    component: "job-controller",
+                },
+            );
             if let Some(cs) = status["conditions"].as_array_mut() {
                 cs.push(c);
             }

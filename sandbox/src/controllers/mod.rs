@@ -182,6 +182,114 @@ pub(crate) fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
     })
 }
 
+/// Creates `pod` for `owner` and records the controller's
+/// `SuccessfulCreate` Event (or `FailedCreate`), worded as `kind`'s
+/// controller words it (the StatefulSet controller's own sentence, else
+/// `Created pod: NAME`).
+pub(crate) fn create_pod(
+    cluster: &Cluster,
+    owner: &Value,
+    api_version: &str,
+    kind: &str,
+    pod: Value,
+) -> bool {
+    let owner_name = owner["metadata"]["name"].as_str().unwrap_or("");
+    match cluster.store.create(res("", "pods"), pod, false) {
+        Ok(p) => {
+            let name = p["metadata"]["name"].as_str().unwrap_or("");
+            let message = if kind == "StatefulSet" {
+                format!("create Pod {name} in StatefulSet {owner_name} successful")
+            } else {
+                format!("Created pod: {name}")
+            };
+            pod_event(
+                cluster,
+                owner,
+                api_version,
+                kind,
+                "Normal",
+                "SuccessfulCreate",
+                &message,
+            );
+            true
+        }
+        Err(e) => {
+            pod_event(
+                cluster,
+                owner,
+                api_version,
+                kind,
+                "Warning",
+                "FailedCreate",
+                &format!("Error creating: {}", e.message),
+            );
+            false
+        }
+    }
+}
+
+/// Deletes pod `name` of `owner` (gracefully) and records `SuccessfulDelete`.
+pub(crate) fn delete_pod(
+    cluster: &Cluster,
+    owner: &Value,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+) -> bool {
+    let ns = owner["metadata"]["namespace"].as_str().unwrap_or("");
+    let owner_name = owner["metadata"]["name"].as_str().unwrap_or("");
+    if cluster
+        .store
+        .delete(res("", "pods"), ns, name, None, None, false)
+        .is_err()
+    {
+        return false;
+    }
+    let message = if kind == "StatefulSet" {
+        format!("delete Pod {name} in StatefulSet {owner_name} successful")
+    } else {
+        format!("Deleted pod: {name}")
+    };
+    pod_event(
+        cluster,
+        owner,
+        api_version,
+        kind,
+        "Normal",
+        "SuccessfulDelete",
+        &message,
+    );
+    true
+}
+
+fn pod_event(
+    cluster: &Cluster,
+    owner: &Value,
+    api_version: &str,
+    kind: &str,
+    type_: &str,
+    reason: &str,
+    message: &str,
+) {
+    let component = match kind {
+        "StatefulSet" => "statefulset-controller",
+        "DaemonSet" => "daemonset-controller",
+        _ => "job-controller",
+    };
+    crate::events::record(
+        cluster,
+        owner,
+        api_version,
+        kind,
+        &crate::events::Event {
+            type_,
+            reason,
+            message,
+            component,
+        },
+    );
+}
+
 /// Sets condition `type` in `conditions`, keeping lastTransitionTime unless the
 /// status flips, as controllers do; returns whether anything changed.
 pub(crate) fn set_condition(conditions: &mut Value, cond: Value, now: &str) -> bool {

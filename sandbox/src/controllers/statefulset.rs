@@ -228,11 +228,7 @@ impl Reconciler for StatefulSetController {
                 {
                     // A failed pod is replaced (`isFailed` → delete, recreate).
                     let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                    if cluster
-                        .store
-                        .delete(pods(), ns, pname, None, None, false)
-                        .is_ok()
-                    {
+                    if super::delete_pod(cluster, &set, "apps/v1", "StatefulSet", pname) {
                         c.replicas -= 1;
                         if revision_of(&p) == current_name {
                             c.current -= 1;
@@ -250,11 +246,13 @@ impl Reconciler for StatefulSetController {
                     } else {
                         (set["spec"]["template"].clone(), update_name.as_str())
                     };
-                    if cluster
-                        .store
-                        .create(pods(), new_pod(&set, &template, rev, i), false)
-                        .is_ok()
-                    {
+                    if super::create_pod(
+                        cluster,
+                        &set,
+                        "apps/v1",
+                        "StatefulSet",
+                        new_pod(&set, &template, rev, i),
+                    ) {
                         c.replicas += 1;
                         if rev == current_name {
                             c.current += 1;
@@ -300,11 +298,7 @@ impl Reconciler for StatefulSetController {
                     break 'sync;
                 }
                 let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                if cluster
-                    .store
-                    .delete(pods(), ns, pname, None, None, false)
-                    .is_ok()
-                {
+                if super::delete_pod(cluster, &set, "apps/v1", "StatefulSet", pname) {
                     if revision_of(p) == current_name {
                         c.current -= 1;
                     }
@@ -325,10 +319,7 @@ impl Reconciler for StatefulSetController {
                 };
                 if revision_of(p) != update_name && !terminating(p) {
                     let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                    if cluster
-                        .store
-                        .delete(pods(), ns, pname, None, None, false)
-                        .is_ok()
+                    if super::delete_pod(cluster, &set, "apps/v1", "StatefulSet", pname)
                         && revision_of(p) == current_name
                     {
                         c.current -= 1;

@@ -233,6 +233,20 @@ async fn ordered_ready_creates_each_pod_after_the_one_before_is_ready_then_rolls
         assert_eq!(p["spec"]["hostname"], name(&p));
         assert_eq!(p["spec"]["subdomain"], "db");
     }
+    let events = env.get("/api/v1/namespaces/default/events").await.body;
+    let messages: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["involvedObject"]["kind"] == "StatefulSet" && e["reason"] == "SuccessfulCreate"
+        })
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"create Pod db-0 in StatefulSet db successful"),
+        "{messages:?}"
+    );
     let crs = env.get(CR).await.body;
     assert_eq!(crs["items"].as_array().unwrap().len(), 1);
     let cr = &crs["items"][0];
@@ -604,6 +618,29 @@ async fn an_on_delete_daemonset_replaces_only_deleted_pods() {
 #[tokio::test]
 async fn a_job_runs_its_completions_with_parallelism_and_completes() {
     let env = start_default(1, vec![]).await;
+    // Every version of the Job's status, as a watch sees them.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(env.client.clone(), "default");
+    let mut stream = jobs
+        .watch(&WatchParams::default().fields("metadata.name=batch"), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let versions = tokio::spawn(async move {
+        let mut seen: Vec<Value> = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(Ok(e))) = tokio::time::timeout_at(deadline, stream.next()).await {
+            if let WatchEvent::Added(j) | WatchEvent::Modified(j) = e {
+                let j = serde_json::to_value(j).unwrap();
+                let complete = condition(&j, "Complete").is_some();
+                seen.push(j);
+                if complete {
+                    break;
+                }
+            }
+        }
+        seen
+    });
     env.create(
         JOBS,
         job("batch", json!({"completions": 3, "parallelism": 2})),
@@ -673,6 +710,40 @@ async fn a_job_runs_its_completions_with_parallelism_and_completes() {
         assert_eq!(t["exitCode"], 0);
         assert_eq!(t["reason"], "Completed");
     }
+    // A finished pod is uncounted first, then counted; SuccessCriteriaMet
+    // is written before Complete, in a write of its own.
+    let versions = versions.await.unwrap();
+    let st = |j: &Value, f: &str| j["status"][f].clone();
+    let uncounted = versions.iter().position(|j| {
+        st(j, "uncountedTerminatedPods")["succeeded"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let counted = versions
+        .iter()
+        .position(|j| st(j, "succeeded").as_i64().is_some_and(|n| n > 0));
+    let trail: Vec<String> = versions.iter().map(|j| j["status"].to_string()).collect();
+    assert!(
+        uncounted.is_some() && uncounted < counted,
+        "uncounted, then counted: {trail:#?}"
+    );
+    let interim = versions.iter().position(|j| {
+        condition(j, "SuccessCriteriaMet").is_some() && condition(j, "Complete").is_none()
+    });
+    assert!(interim.is_some(), "SuccessCriteriaMet alone first");
+    assert!(condition(versions.last().unwrap(), "Complete").is_some());
+    let events = env.get("/api/v1/namespaces/default/events").await.body;
+    let reasons: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == "batch" && e["involvedObject"]["kind"] == "Job")
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"SuccessfulCreate") && reasons.contains(&"Completed"),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -707,6 +778,18 @@ async fn a_failing_job_stops_at_its_backoff_limit_never_and_on_failure() {
         "backoffLimit 1: the second failure ends it"
     );
     assert!(j["status"].get("completionTime").is_none());
+    let warned = env
+        .get("/api/v1/namespaces/default/events?fieldSelector=reason%3DBackoffLimitExceeded")
+        .await
+        .body;
+    assert!(
+        warned["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["involvedObject"]["name"] == "never" && e["type"] == "Warning"),
+        "{warned}"
+    );
     let ps = pods(&env, "job-name%3Dnever").await;
     assert_eq!(ps.len(), 2);
     for p in &ps {
@@ -1032,4 +1115,91 @@ async fn a_surging_daemonset_starts_the_new_pod_before_the_old_one_goes() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(doubled, "a node ran its old and new pod side by side");
+}
+
+#[tokio::test]
+async fn a_suspended_job_runs_nothing_until_resumed() {
+    let env = start_default(1, vec![]).await;
+    env.create(JOBS, job("later", json!({"suspend": true})))
+        .await;
+    let j = wait(&env, &format!("{JOBS}/later"), "suspended", |j| {
+        condition(j, "Suspended").is_some()
+    })
+    .await;
+    assert_eq!(
+        condition(&j, "Suspended").unwrap()["reason"],
+        "JobSuspended"
+    );
+    assert!(j["status"].get("startTime").is_none(), "{j}");
+    assert!(pods(&env, "job-name%3Dlater").await.is_empty());
+    let r = env
+        .raw(
+            "PATCH",
+            &format!("{JOBS}/later"),
+            MERGE,
+            r#"{"spec":{"suspend":false}}"#,
+        )
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let j = wait(&env, &format!("{JOBS}/later"), "complete", |j| {
+        condition(j, "Complete").is_some()
+    })
+    .await;
+    let suspended = j["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Suspended")
+        .unwrap();
+    assert_eq!(suspended["status"], "False");
+    assert_eq!(suspended["reason"], "JobResumed");
+    assert_eq!(j["status"]["succeeded"], 1);
+}
+
+#[tokio::test]
+async fn settle_waits_for_statefulsets_and_daemonsets_too() {
+    let env = start_default(2, vec![]).await;
+    env.create(STS, statefulset("settled", 3, json!({}))).await;
+    env.create(DS, daemonset("settledd", json!({}))).await;
+    env.sandbox.settle(Duration::from_secs(30)).await.unwrap();
+    let s = env.get(&format!("{STS}/settled")).await.body;
+    assert!(sts_done(&s, 3), "{s}");
+    let d = env.get(&format!("{DS}/settledd")).await.body;
+    assert_eq!(d["status"]["numberAvailable"], 2, "{d}");
+    // One that cannot roll out is named when settling gives up.
+    let mut stuck = statefulset("stuckdb", 1, json!({}));
+    stuck["spec"]["template"]["metadata"]["annotations"] =
+        json!({"sandbox.switchyard.dev/fail": "unready"});
+    env.create(STS, stuck).await;
+    let err = env
+        .sandbox
+        .settle(Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statefulsets/stuckdb"), "{err}");
+}
+
+#[tokio::test]
+async fn deleting_a_job_takes_its_pods_despite_their_finalizer() {
+    let env = start_default(1, vec![]).await;
+    let mut long = job("gone", json!({}));
+    long["spec"]["template"]["metadata"]["annotations"] =
+        json!({"sandbox.switchyard.dev/run-for": "60s"});
+    env.create(JOBS, long).await;
+    wait(&env, &format!("{JOBS}/gone"), "running", |j| {
+        j["status"]["active"] == 1
+    })
+    .await;
+    let r = env
+        .raw("DELETE", &format!("{JOBS}/gone"), "application/json", "")
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let l = wait(
+        &env,
+        &format!("{PODS}?labelSelector=job-name%3Dgone"),
+        "the pod gone",
+        |l| l["items"].as_array().is_some_and(|a| a.is_empty()),
+    )
+    .await;
+    assert!(l["items"].as_array().unwrap().is_empty());
 }
