@@ -138,7 +138,7 @@ switchyard_e2e::on_both_timings!(a_new_image_rolls_out_and_reports_both_revision
         "{stderr}"
     );
     assert!(
-        stderr.contains("deploy-rollout: deployment/api rolled out: deployment/api: 2/2 ready"),
+        stderr.contains("deploy-rollout: deployment/api rolled out: 2/2 ready"),
         "{stderr}"
     );
     let doc = json_doc(&stdout);

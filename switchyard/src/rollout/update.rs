@@ -234,9 +234,14 @@ async fn roll(client: &Client, opts: &Options, progress: &(dyn Fn(&str) + Sync))
     let failure = follow_and_check(client, opts, &mut report, progress).await?;
     report.durations.rollout_ms = started.elapsed().as_millis() as u64;
     let Some((exit, why)) = failure else {
+        let prefix = format!("{what}: ");
+        let state = report
+            .observed
+            .strip_prefix(&prefix)
+            .unwrap_or(&report.observed);
         report.message = match report.result {
-            "unchanged" => format!("{what}: unchanged; {}", report.observed),
-            _ => format!("{what} rolled out: {}", report.observed),
+            "unchanged" => format!("{what}: unchanged; {state}"),
+            _ => format!("{what} rolled out: {state}"),
         };
         report.exit = Exit::Ok;
         return Ok(report);
