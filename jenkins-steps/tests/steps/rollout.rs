@@ -501,3 +501,328 @@ switchyard_e2e::on_both_timings!(a_change_between_read_and_write_is_exit_4_and_k
     assert_eq!(image(&c, "api"), "registry.example.com/api:hotfix");
     assert!(!c.lease_held("default", "api"));
 });
+
+// -- bad images, StatefulSets and DaemonSets -----------------------------------
+
+/// StatefulSets `db` (2 pods, RollingUpdate) and `cache` (the same, with
+/// podManagementPolicy Parallel), DaemonSet `agent` (one pod per Node), and
+/// StatefulSet `legacy` (OnDelete).
+const WORKLOADS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: default}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - {name: db, image: "registry.example.com/db:1"}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: cache, namespace: default}
+spec:
+  replicas: 2
+  serviceName: cache
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      containers:
+      - {name: cache, image: "registry.example.com/cache:1"}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: default}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - {name: agent, image: "registry.example.com/agent:1"}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: legacy, namespace: default}
+spec:
+  replicas: 1
+  serviceName: legacy
+  updateStrategy: {type: OnDelete}
+  selector: {matchLabels: {app: legacy}}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec:
+      containers:
+      - {name: legacy, image: "legacy:1"}
+"#;
+
+/// The demo, `APPS` and `WORKLOADS` on 2 Nodes, where an image tagged
+/// `broken` crash-loops (`--image-fail '*:broken=crashloop'`), every
+/// workload rolled out.
+fn cluster_with_workloads() -> TestCluster {
+    let mut settings = switchyard_e2e::fast_settings();
+    settings.nodes = 2;
+    settings.image_failures = vec![
+        kube_sandbox::controllers::kubelet::ImageFailure::parse("*:broken=crashloop").unwrap(),
+    ];
+    let c = with_apps(TestCluster::start(kube_sandbox::Options {
+        demo: true,
+        settings,
+        ..Default::default()
+    }));
+    c.apply(WORKLOADS);
+    c.poll("db, agent and legacy rolled out", |c| {
+        let sts = |n: &str| {
+            c.object("apps", "statefulsets", "default", n)
+                .unwrap_or_default()
+        };
+        let ds = c
+            .object("apps", "daemonsets", "default", "agent")
+            .unwrap_or_default();
+        sts("db")["status"]["readyReplicas"] == 2
+            && sts("db")["status"]["currentRevision"].is_string()
+            && sts("cache")["status"]["readyReplicas"] == 2
+            && sts("legacy")["status"]["readyReplicas"] == 1
+            && ds["status"]["numberAvailable"] == 2
+    });
+    c
+}
+
+fn template_image(c: &TestCluster, plural: &str, name: &str) -> String {
+    c.object("apps", plural, "default", name).unwrap()["spec"]["template"]["spec"]["containers"][0]
+        ["image"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A bad image on a Deployment: fails fast, and the undo brings revision 1
+/// back on its own ReplicaSet.
+#[test]
+fn a_crashing_image_is_rolled_back_to_the_previous_revision() {
+    let c = cluster_with_workloads();
+    let before = replica_sets(&c);
+    let out = step(
+        &c,
+        BIN,
+        &[
+            "--deployment",
+            "api",
+            "--image",
+            "registry.example.com/api:broken",
+            "--undo-on-failure",
+            "--timeout",
+            "2m",
+            "-o",
+            "json",
+        ],
+    );
+    let (stdout, _) = expect(&out, 1);
+    let doc = json_doc(&stdout);
+    let msg = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("deployment/api is failing: pod api-"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("CrashLoopBackOff") && msg.ends_with("; rolled back to revision 1"),
+        "{msg}"
+    );
+    assert_eq!(doc["result"]["rolledBackTo"], 1);
+    assert_eq!(image(&c, "api"), "registry.example.com/api:1");
+    let after = replica_sets(&c);
+    let old = after
+        .iter()
+        .find(|(n, _, _)| *n == before[0].0)
+        .expect("revision 1's ReplicaSet");
+    assert_eq!((old.1.as_str(), old.2), ("3", 2), "{after:?}");
+}
+
+#[test]
+fn a_statefulset_rolls_out_and_a_bad_image_is_undone_to_its_controller_revision() {
+    let c = cluster_with_workloads();
+    let out = step(
+        &c,
+        BIN,
+        &[
+            "--statefulset",
+            "cache",
+            "--image",
+            "registry.example.com/cache:2",
+            "--timeout",
+            "2m",
+            "-o",
+            "json",
+        ],
+    );
+    let (stdout, stderr) = expect(&out, 0);
+    assert!(
+        stderr.contains("statefulset/cache rolled out: 2/2 ready, 2 updated"),
+        "{stderr}"
+    );
+    let doc = json_doc(&stdout);
+    assert_eq!(
+        (
+            doc["result"]["revisionBefore"].as_i64(),
+            doc["result"]["revisionAfter"].as_str()
+        ),
+        (Some(1), Some("2")),
+        "{doc}"
+    );
+    assert_eq!(doc["result"]["target"]["kind"], "StatefulSet");
+
+    let out = step(
+        &c,
+        BIN,
+        &[
+            "--statefulset",
+            "cache",
+            "--image",
+            "cache=registry.example.com/cache:broken",
+            "--undo-on-failure",
+            "--timeout",
+            "2m",
+            "-o",
+            "json",
+        ],
+    );
+    let (stdout, _) = expect(&out, 1);
+    let doc = json_doc(&stdout);
+    let msg = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with(
+            "statefulset/cache is failing: pod cache-1 container cache: CrashLoopBackOff"
+        ),
+        "{msg}"
+    );
+    assert!(msg.ends_with("; rolled back to revision 2"), "{msg}");
+    assert_eq!(
+        template_image(&c, "statefulsets", "cache"),
+        "registry.example.com/cache:2"
+    );
+    // The controller reuses revision 2's ControllerRevision and renumbers it.
+    assert_eq!(doc["result"]["rollback"]["revision"], "4", "{doc}");
+    let sts = c
+        .object("apps", "statefulsets", "default", "cache")
+        .unwrap();
+    assert_eq!(
+        sts["status"]["currentRevision"], sts["status"]["updateRevision"],
+        "{sts}"
+    );
+}
+
+/// OrderedReady: the crashing pod of the bad revision blocks the controller,
+/// so the restored template cannot roll out until someone deletes that pod.
+/// The undo's wait says so at once instead of waiting out its timeout.
+#[test]
+fn an_ordered_statefulset_undo_names_the_pod_that_blocks_it() {
+    let c = cluster_with_workloads();
+    let out = step(
+        &c,
+        BIN,
+        &[
+            "--statefulset",
+            "db",
+            "--image",
+            "registry.example.com/db:broken",
+            "--undo-on-failure",
+            "--timeout",
+            "5m",
+            "-o",
+            "json",
+        ],
+    );
+    let (stdout, _) = expect(&out, 1);
+    let doc = json_doc(&stdout);
+    let msg = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("statefulset/db is failing: pod db-1 container db: CrashLoopBackOff"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("; rollback failed: pod db-1: CrashLoopBackOff"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("delete it to go on (forced rollback)"),
+        "{msg}"
+    );
+    assert_eq!(doc["result"]["result"], "rollbackFailed");
+    // The template is revision 1's again: deleting db-1 finishes the rollback.
+    assert_eq!(
+        template_image(&c, "statefulsets", "db"),
+        "registry.example.com/db:1"
+    );
+    c.kubectl_ok(&["delete", "pod", "db-1", "--wait=false"]);
+    c.poll("db back on revision 1", |c| {
+        let sts = c.object("apps", "statefulsets", "default", "db").unwrap();
+        sts["status"]["readyReplicas"] == 2
+            && sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
+    });
+}
+
+#[test]
+fn a_daemonset_rolls_out_on_every_node_and_a_bad_image_is_undone() {
+    let c = cluster_with_workloads();
+    let out = step(
+        &c,
+        BIN,
+        &[
+            "--daemonset",
+            "agent",
+            "--image",
+            "registry.example.com/agent:2",
+            "--timeout",
+            "2m",
+        ],
+    );
+    let (_, stderr) = expect(&out, 0);
+    assert!(
+        stderr.contains("daemonset/agent rolled out: 2/2 updated, 2 available"),
+        "{stderr}"
+    );
+    let out = step(
+        &c,
+        BIN,
+        &[
+            "--daemonset",
+            "agent",
+            "--image",
+            "registry.example.com/agent:broken",
+            "--undo-on-failure",
+            "--timeout",
+            "2m",
+            "-o",
+            "json",
+        ],
+    );
+    let (stdout, _) = expect(&out, 1);
+    let doc = json_doc(&stdout);
+    let msg = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("daemonset/agent is failing: pod agent-")
+            && msg.contains("CrashLoopBackOff"),
+        "{msg}"
+    );
+    assert!(msg.ends_with("; rolled back to revision 2"), "{msg}");
+    assert_eq!(
+        template_image(&c, "daemonsets", "agent"),
+        "registry.example.com/agent:2"
+    );
+}
+
+#[test]
+fn on_delete_will_not_roll_and_nothing_changes() {
+    let c = cluster_with_workloads();
+    c.refuses(
+        c.command(BIN, &["--statefulset", "legacy", "--image", "legacy:2"], &[]),
+        3,
+        "statefulset/legacy: updateStrategy OnDelete: pods keep the old template until deleted; nothing was changed",
+        &["default"],
+    );
+}
