@@ -602,10 +602,22 @@ fn template_image(c: &TestCluster, plural: &str, name: &str) -> String {
 }
 
 /// A bad image on a Deployment: fails fast, and the undo brings revision 1
-/// back on its own ReplicaSet.
+/// back on its own ReplicaSet; with the other writers of a real cluster
+/// rewriting every Deployment's status too (the undo's guard tests the
+/// generation, which status writes leave alone).
 #[test]
 fn a_crashing_image_is_rolled_back_to_the_previous_revision() {
+    crashing_image_rolled_back(cluster_with_workloads());
+}
+
+#[test]
+fn a_crashing_image_is_rolled_back_to_the_previous_revision_under_status_writers() {
     let c = cluster_with_workloads();
+    c.add_status_writers(Duration::from_millis(20));
+    crashing_image_rolled_back(c);
+}
+
+fn crashing_image_rolled_back(c: TestCluster) {
     let before = replica_sets(&c);
     let out = step(
         &c,
@@ -825,4 +837,56 @@ fn on_delete_will_not_roll_and_nothing_changes() {
         "statefulset/legacy: updateStrategy OnDelete: pods keep the old template until deleted; nothing was changed",
         &["default"],
     );
+}
+
+/// Someone ships a hotfix while the rollout's checks fail: the undo finds a
+/// generation other than the one it wrote and leaves the hotfix (exit 4).
+#[test]
+fn an_undo_keeps_a_change_made_since_the_rollouts_write() {
+    let c = cluster();
+    // Healthy pods whose health path answers 503: the --http check fails.
+    annotate(&c, "sandbox.switchyard.dev/health", "down");
+    let mut run = switchyard_e2e::Running::spawn(c.command(
+        BIN,
+        &[
+            "--deployment",
+            "api",
+            "--image",
+            "registry.example.com/api:2",
+            "--http",
+            "/healthz",
+            "--undo-on-failure",
+            "--timeout",
+            "4s",
+        ],
+        &[],
+    ));
+    run.wait_for_stderr("GET /healthz via Service api: 503");
+    c.kubectl_ok(&[
+        "set",
+        "image",
+        "deploy/api",
+        "api=registry.example.com/api:hotfix",
+    ]);
+    // SIGCONT changes nothing for a running process: stop() here only waits.
+    let (code, stderr) = run.stop("CONT", Duration::from_secs(60));
+    assert_eq!(code, Some(4), "{stderr}");
+    let err = error_line(
+        &stderr
+            .lines()
+            .map(|l| l.split_once("deploy-rollout: ").map_or(l, |(_, r)| r))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    assert!(err.contains("answered 503 until the timeout"), "{err}");
+    assert!(
+        err.contains("rollback failed: deployment/api changed since this rollout wrote it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not rolled back, so that change stays"),
+        "{err}"
+    );
+    assert_eq!(image(&c, "api"), "registry.example.com/api:hotfix");
+    assert!(!c.lease_held("default", "api"));
 }
