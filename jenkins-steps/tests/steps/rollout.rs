@@ -159,7 +159,32 @@ switchyard_e2e::on_both_timings!(a_new_image_rolls_out_and_reports_both_revision
     assert_eq!(file, doc);
     assert_eq!(image(&c, "api"), "registry.example.com/api:2");
     assert!(!c.lease_held("default", "api"));
+    let events = events(&c, "api");
+    assert!(
+        events.iter().any(|(reason, note)| reason == "RolloutStarted"
+            && note == "api registry.example.com/api:1 → registry.example.com/api:2 (by jenkins:deploy-web#7)"),
+        "{events:?}"
+    );
 });
+
+/// The Events about `name`: (reason, note). The sandbox stores events.k8s.io
+/// Events as core ones, as kube-apiserver does (`note` is `message` there).
+fn events(c: &TestCluster, name: &str) -> Vec<(String, String)> {
+    let res = kube_sandbox::resources::find("", "v1", "events").unwrap();
+    c.cluster()
+        .store
+        .list(res, Some("default"))
+        .0
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name)
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
 
 fn fails_fast(mode: &str, reasons: &[&str]) {
     let c = cluster();
@@ -300,6 +325,12 @@ fn a_failed_analysis_is_undone_to_the_previous_revision_reusing_its_replicaset()
         .expect("revision 1's ReplicaSet");
     assert_eq!((old.1.as_str(), old.2), ("3", 2), "{after:?}");
     assert!(!c.lease_held("default", "api"));
+    let ours: Vec<String> = events(&c, "api")
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| r != "ScalingReplicaSet")
+        .collect();
+    assert_eq!(ours, ["RolloutStarted", "RolledBack"]);
 }
 
 /// Both revisions crash: the undo is made, and its wait fails too.

@@ -223,6 +223,16 @@ async fn roll(client: &Client, opts: &Options, progress: &(dyn Fn(&str) + Sync))
                 .join(", "),
         };
         progress(&format!("{what}: {change}"));
+        record(
+            client,
+            t,
+            &written,
+            "RolloutStarted",
+            "Rollout",
+            &change,
+            progress,
+        )
+        .await;
         written.metadata.generation
     } else {
         report.result = "unchanged";
@@ -258,7 +268,7 @@ async fn roll(client: &Client, opts: &Options, progress: &(dyn Fn(&str) + Sync))
         before.number
     ));
     let started = Instant::now();
-    let undone = undo(client, opts, &before, generation, progress).await;
+    let undone = undo(client, opts, &before, generation, &why, progress).await;
     report.durations.rollback_ms = Some(started.elapsed().as_millis() as u64);
     report.exit = Exit::Failed;
     match undone {
@@ -308,6 +318,43 @@ async fn roll(client: &Client, opts: &Options, progress: &(dyn Fn(&str) + Sync))
     Ok(report)
 }
 
+/// Records an Event on the workload; one that cannot be recorded is a
+/// warning line, never a failure: the change is made.
+async fn record(
+    client: &Client,
+    t: &Target,
+    obj: &DynamicObject,
+    reason: &str,
+    action: &str,
+    note: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) {
+    let api_version = match t.kind {
+        Kind::Job => "batch/v1",
+        _ => "apps/v1",
+    };
+    let regarding = crate::event::reference(
+        api_version,
+        &t.kind.to_string(),
+        &t.namespace,
+        &obj.metadata,
+    );
+    let note = format!("{note} (by {})", crate::history::actor());
+    if let Err(w) = crate::event::record(
+        client,
+        &t.namespace,
+        regarding,
+        reason,
+        action,
+        &note,
+        "switchyard.dev/rollout",
+    )
+    .await
+    {
+        progress(&format!("warning: {w}"));
+    }
+}
+
 /// Restores `before` and follows it. The write is retried for refusals for
 /// now (429, 5xx); a change by someone else is an error at once.
 async fn undo(
@@ -315,13 +362,27 @@ async fn undo(
     opts: &Options,
     before: &Revision,
     generation: i64,
+    why: &str,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Outcome> {
     let t = &opts.target;
     let mut retry = crate::undo::Retry::new(crate::undo::DEADLINE);
     loop {
         match rollback::restore(client, t, before, generation).await {
-            Ok(_) => break,
+            Ok(written) => {
+                let note = format!("rolled back to revision {}: {why}", before.number);
+                record(
+                    client,
+                    t,
+                    &written,
+                    "RolledBack",
+                    "Rollback",
+                    &note,
+                    progress,
+                )
+                .await;
+                break;
+            }
             // A conflict is someone else's change: kept, never retried over.
             Err(e)
                 if crate::exit::classify(&e) != Exit::Conflict
