@@ -345,6 +345,28 @@ const STATEFULSET_COLUMNS: &[Column] = &[
     IMAGES,
 ];
 
+const JOB_COLUMNS: &[Column] = &[
+    NAME,
+    col("Status", "string", "Status of the job."),
+    col("Completions", "string", "The completion status of the job."),
+    col("Duration", "string", "Time required to complete the job."),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    wide(
+        "Selector",
+        "string",
+        "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+    ),
+];
+
+const CONTROLLERREVISION_COLUMNS: &[Column] = &[
+    NAME,
+    col("Controller", "string", "Controller of the object."),
+    col("Revision", "string", "Revision of the ControllerRevision."),
+    AGE,
+];
+
 const DAEMONSET_COLUMNS: &[Column] = &[
     NAME,
     col(
@@ -661,6 +683,8 @@ fn printer_for(resource: &str) -> (&'static [Column], Printer) {
         "replicasets" => (REPLICASET_COLUMNS, print_replicaset),
         "statefulsets" => (STATEFULSET_COLUMNS, print_statefulset),
         "daemonsets" => (DAEMONSET_COLUMNS, print_daemonset),
+        "jobs" => (JOB_COLUMNS, print_job),
+        "controllerrevisions" => (CONTROLLERREVISION_COLUMNS, print_controllerrevision),
         "services" => (SERVICE_COLUMNS, print_service),
         "endpoints" => (ENDPOINTS_COLUMNS, print_endpoints),
         "endpointslices" => (ENDPOINTSLICE_COLUMNS, print_endpointslice),
@@ -941,6 +965,77 @@ fn print_daemonset(ds: &Value, now: Timestamp) -> Row {
 }
 
 /// The pod template's container names and images, comma-separated (`layoutContainerCells`).
+/// `printJob`: the first of Complete, Failed, Terminating, Suspended,
+/// FailureTarget, SuccessCriteriaMet that holds, else Running.
+fn print_job(job: &Value, now: Timestamp) -> Row {
+    let (names, images) = container_cells(job);
+    let conditions = arr_at(job, &["status", "conditions"]);
+    let status = if condition_is_true(conditions, "Complete") {
+        "Complete"
+    } else if condition_is_true(conditions, "Failed") {
+        "Failed"
+    } else if at(job, &["metadata", "deletionTimestamp"]).is_some() {
+        "Terminating"
+    } else if condition_is_true(conditions, "Suspended") {
+        "Suspended"
+    } else if condition_is_true(conditions, "FailureTarget") {
+        "FailureTarget"
+    } else if condition_is_true(conditions, "SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else {
+        "Running"
+    };
+    let succeeded = int_at(job, &["status", "succeeded"]);
+    let completions = match opt_int_at(job, &["spec", "completions"]) {
+        Some(c) => format!("{succeeded}/{c}"),
+        None => match int_at(job, &["spec", "parallelism"]) {
+            p if p > 1 => format!("{succeeded}/1 of {p}"),
+            _ => format!("{succeeded}/1"),
+        },
+    };
+    let start = time_at(job, &["status", "startTime"]);
+    let duration = match (start, time_at(job, &["status", "completionTime"])) {
+        (None, _) => String::new(),
+        (Some(s), None) => human_duration(now.duration_since(s)),
+        (Some(s), Some(c)) => human_duration(c.duration_since(s)),
+    };
+    Row::new(vec![
+        name_of(job),
+        Value::from(status),
+        Value::from(completions),
+        Value::from(duration),
+        age_of(job, now),
+        Value::from(names),
+        Value::from(images),
+        Value::from(format_label_selector(at(job, &["spec", "selector"]))),
+    ])
+}
+
+/// `printControllerRevision`: the controller as `kind.group/name`.
+fn print_controllerrevision(cr: &Value, now: Timestamp) -> Row {
+    let controller = arr_at(cr, &["metadata", "ownerReferences"])
+        .iter()
+        .find(|r| bool_at(r, &["controller"]))
+        .map(|r| {
+            let api_version = str_at(r, &["apiVersion"]);
+            let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            let kind = str_at(r, &["kind"]).to_lowercase();
+            let name = str_at(r, &["name"]);
+            if group.is_empty() {
+                format!("{kind}/{name}")
+            } else {
+                format!("{kind}.{group}/{name}")
+            }
+        })
+        .unwrap_or_else(|| "<none>".into());
+    Row::new(vec![
+        name_of(cr),
+        Value::from(controller),
+        Value::from(int_at(cr, &["revision"])),
+        age_of(cr, now),
+    ])
+}
+
 fn container_cells(obj: &Value) -> (String, String) {
     let containers = arr_at(obj, &["spec", "template", "spec", "containers"]);
     let names: Vec<&str> = containers.iter().map(|c| str_at(c, &["name"])).collect();
@@ -2212,6 +2307,39 @@ mod tests {
     }
 
     #[test]
+    fn jobs_and_controller_revisions_print_as_kubectl_does() {
+        let job = json!({"metadata": {"name": "migrate"},
+            "spec": {"completions": 2, "selector": {"matchLabels": {"job-name": "migrate"}},
+                "template": {"spec": {"containers": [{"name": "m", "image": "m:1"}]}}},
+            "status": {"succeeded": 2, "startTime": "2026-01-01T00:00:00Z", "completionTime": "2026-01-01T00:00:07Z",
+                "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}});
+        let c = cells("jobs", job);
+        assert_eq!(
+            &c[..4],
+            &[
+                json!("migrate"),
+                json!("Complete"),
+                json!("2/2"),
+                json!("7s")
+            ]
+        );
+        let failing = json!({"metadata": {"name": "x"}, "spec": {"parallelism": 3},
+            "status": {"conditions": [{"type": "FailureTarget", "status": "True"}]}});
+        let c = cells("jobs", failing);
+        assert_eq!(
+            &c[1..4],
+            &[json!("FailureTarget"), json!("0/1 of 3"), json!("")]
+        );
+        let cr = json!({"metadata": {"name": "db-abc", "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "controller": true}]}, "revision": 3});
+        let c = cells("controllerrevisions", cr);
+        assert_eq!(
+            &c[..3],
+            &[json!("db-abc"), json!("statefulset.apps/db"), json!(3)]
+        );
+    }
+
+    #[test]
     fn odd_input_never_panics_and_fills_every_column() {
         let resources = [
             "pods",
@@ -2219,6 +2347,8 @@ mod tests {
             "replicasets",
             "statefulsets",
             "daemonsets",
+            "jobs",
+            "controllerrevisions",
             "services",
             "endpoints",
             "endpointslices",

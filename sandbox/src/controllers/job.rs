@@ -20,8 +20,14 @@
 //! - `succeeded >= completions` with none active is `SuccessCriteriaMet`,
 //!   then `Complete` (reason `CompletionsReached`) and `completionTime`.
 //!
+//! `spec.suspend: true` deletes the active pods and sets `Suspended`
+//! (`JobSuspended`); resuming sets it False (`JobResumed`) and restarts
+//! `startTime`, the clock of `activeDeadlineSeconds`.
+//!
 //! Status: `active`, `ready`, `terminating`, `succeeded`, `failed`,
 //! `startTime`, `completionTime`, `uncountedTerminatedPods`, `conditions`.
+//! Not modelled: Indexed completion, `podFailurePolicy`,
+//! `backoffLimitPerIndex`, `successPolicy`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -248,8 +254,14 @@ impl Reconciler for JobController {
 
         // Job first start.
         let mut requeue: Option<Duration> = None;
+        // Resuming a suspended Job restarts its clock (`JobResumed`).
+        let was_suspended = condition(&job, "Suspended").is_some();
+        let resumed = was_suspended && !suspended;
         let (started, backoff_left) = {
             let mut mem = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            if resumed && let Some(m) = mem.get_mut(&uid) {
+                m.started = Instant::now();
+            }
             let m = mem.entry(uid.clone()).or_insert_with(|| Memory {
                 started: Instant::now(),
                 failures: counted("failed"),
@@ -268,7 +280,7 @@ impl Reconciler for JobController {
             });
             (m.started, left)
         };
-        if status["startTime"].is_null() && !suspended {
+        if (status["startTime"].is_null() || resumed) && !suspended {
             status["startTime"] = json!(ts);
         }
 
@@ -373,6 +385,27 @@ impl Reconciler for JobController {
                     "Reached expected number of succeeded pods",
                     &ts,
                 ));
+            } else if suspended || was_suspended {
+                // `ensureJobConditionStatus(Suspended, ...)`.
+                let (st, reason, message) = if suspended {
+                    ("True", "JobSuspended", "Job suspended")
+                } else {
+                    ("False", "JobResumed", "Job resumed")
+                };
+                let mut conds = status["conditions"].as_array().cloned().unwrap_or_default();
+                match conds.iter_mut().find(|c| c["type"] == "Suspended") {
+                    Some(c) if c["status"] == st => {}
+                    Some(c) => {
+                        let mut n = new_condition("Suspended", reason, message, &ts);
+                        n["status"] = json!(st);
+                        *c = n;
+                    }
+                    None if suspended => {
+                        conds.push(new_condition("Suspended", reason, message, &ts))
+                    }
+                    None => {}
+                }
+                status["conditions"] = json!(conds);
             }
         }
 

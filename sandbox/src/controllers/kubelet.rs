@@ -9,17 +9,20 @@
 //! - `sandbox.switchyard.dev/ready-after: 2s`: Ready that long after creation.
 //! - `sandbox.switchyard.dev/health: down`: Ready, but the service proxy answers 503.
 //!
-//! Without the annotation, `kube-sandbox serve --image-fail GLOB=MODE`
-//! ([`Settings::image_failures`](crate::Settings)) picks the mode by image:
-//! the first rule whose glob (`*`, `?`) matches a container's image, as a
-//! real cluster fails an image that cannot run.
+//! The annotation sets the mode of every container of the pod. Without it,
+//! `kube-sandbox serve --image-fail GLOB=MODE`
+//! ([`Settings::image_failures`](crate::Settings)) picks each container's
+//! mode by its image: the first rule whose glob (`*`, `?`) matches, as a
+//! real cluster fails an image that cannot run (a sidecar with a good image
+//! keeps running; `unschedulable` holds the whole pod).
 //!
 //! Pods whose `restartPolicy` is `Never` or `OnFailure` (a Job's) run to
 //! completion: Running (and Ready) at `ready_delay`, then their containers
-//! exit 0 after `sandbox.switchyard.dev/run-for` (default: `ready_delay`)
-//! and the pod is Succeeded. Under `Never`, `crashloop` and `oom` make the
-//! container exit 1 (`Error`) or 137 (`OOMKilled`) once started, and the pod
-//! Failed; under `OnFailure` they crash-loop in place, restarts counted.
+//! exit 0 (`Completed`) after `sandbox.switchyard.dev/run-for` (default:
+//! `ready_delay`). Under `Never`, `crashloop` and `oom` make the container
+//! exit 1 (`Error`) or 137 (`OOMKilled`) once started; under `OnFailure`
+//! they crash-loop in place, restarts counted. Once every container exited
+//! the pod is Succeeded (all 0) or Failed, and nothing changes it any more.
 //! Pods run on the node their `spec.nodeName` names; an unbound pod is bound
 //! to the node its node affinity names (a DaemonSet's), else a bare pod to
 //! the first node, as the scheduler would.
@@ -152,25 +155,31 @@ fn parse_mode(s: &str) -> Option<Mode> {
     })
 }
 
-/// The pod's failure mode: its annotation's, else that of the first rule
-/// matching one of its containers' images, else none.
-fn mode(pod: &Value, rules: &[ImageFailure]) -> Mode {
+/// The failure mode of each of the pod's containers: the pod's annotation
+/// for all of them, else that of the first rule matching the container's
+/// image, else none.
+fn modes(pod: &Value, rules: &[ImageFailure]) -> Vec<Mode> {
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if let Some(m) = pod["metadata"]["annotations"][FAIL_ANNOTATION]
         .as_str()
         .and_then(parse_mode)
     {
-        return m;
+        return vec![m; containers.len()];
     }
-    let images = ["initContainers", "containers"]
-        .into_iter()
-        .flat_map(|f| pod["spec"][f].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["image"].as_str().map(String::from));
-    for image in images {
-        if let Some(r) = rules.iter().find(|r| r.matches(&image)) {
-            return parse_mode(&r.mode).unwrap_or(Mode::Normal);
-        }
-    }
-    Mode::Normal
+    containers
+        .iter()
+        .map(|c| {
+            let image = c["image"].as_str().unwrap_or("");
+            rules
+                .iter()
+                .find(|r| r.matches(image))
+                .and_then(|r| parse_mode(&r.mode))
+                .unwrap_or(Mode::Normal)
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -223,12 +232,193 @@ fn fxhash(s: &str) -> u64 {
     })
 }
 
+/// What one container is doing at some age, and when that changes.
+struct ContainerAt {
+    status: Value,
+    ready: bool,
+    /// Has run (running, crash-looping or exited): the pod is past Pending.
+    started: bool,
+    /// The exit code, once it exited for good.
+    exited: Option<i64>,
+    next: Option<Duration>,
+}
+
+/// The timing a pod's containers share.
+struct Timing {
+    /// When containers start (the earlier of `ready_delay` and `ready-after`).
+    start_at: Duration,
+    /// When a healthy container is Ready.
+    ready_at: Duration,
+    /// How long a run-to-completion container runs.
+    run_for: Duration,
+    crash_backoff: Duration,
+}
+
 impl Kubelet {
-    /// The status a pod of `mode` has `age` after creation, and when it next changes.
+    /// The status of container `i` (`c`) in `mode`, `age` after the pod was created.
+    fn container_at(
+        pod: &Value,
+        c: &Value,
+        i: usize,
+        mode: Mode,
+        age: Duration,
+        t: &Timing,
+        ts: &str,
+    ) -> ContainerAt {
+        let old = &pod["status"]["containerStatuses"][i];
+        let restarts = old["restartCount"].as_u64().unwrap_or(0);
+        let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+        let name = c["name"].as_str().unwrap_or("");
+        let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
+        let waiting = |reason: &str, message: &str| json!({ "waiting": { "reason": reason, "message": message } });
+        let at = |status: Value, ready, started, exited, next| ContainerAt {
+            status,
+            ready,
+            started,
+            exited,
+            next,
+        };
+        if age < t.start_at && !matches!(mode, Mode::ImagePull | Mode::Config) {
+            let s = container_status(
+                c,
+                json!({ "waiting": { "reason": "ContainerCreating" } }),
+                false,
+                0,
+                json!({}),
+            );
+            return at(s, false, false, None, Some(t.start_at - age));
+        }
+        // A container that exits for good: `Never`, or a success under `OnFailure`.
+        let exit = match (policy, mode) {
+            ("Never" | "OnFailure", Mode::Normal) => Some((t.start_at + t.run_for, 0, "Completed")),
+            ("Never", Mode::CrashLoop) => Some((t.start_at, 1, "Error")),
+            ("Never", Mode::Oom) => Some((t.start_at, 137, "OOMKilled")),
+            _ => None,
+        };
+        if let Some((when, code, reason)) = exit
+            && age >= when
+        {
+            let started = old["state"]["running"]["startedAt"]
+                .as_str()
+                .or_else(|| old["state"]["terminated"]["startedAt"].as_str())
+                .unwrap_or(ts)
+                .to_string();
+            let finished = old["state"]["terminated"]["finishedAt"]
+                .as_str()
+                .unwrap_or(ts)
+                .to_string();
+            let id = format!("containerd://{:064x}", fxhash(&format!("{name}{restarts}")));
+            let mut s = container_status(
+                c,
+                json!({ "terminated": {
+                    "exitCode": code, "reason": reason, "startedAt": started, "finishedAt": finished,
+                    "containerID": id,
+                }}),
+                false,
+                restarts,
+                json!({}),
+            );
+            s["containerID"] = json!(id);
+            return at(s, false, true, Some(code), None);
+        }
+        match mode {
+            Mode::ImagePull => {
+                // ErrImagePull first, then ImagePullBackOff, alternating like the kubelet.
+                let image = c["image"].as_str().unwrap_or("");
+                let st = if (age.as_millis() / 1000).is_multiple_of(2) {
+                    waiting(
+                        "ErrImagePull",
+                        &format!(
+                            "failed to pull and unpack image \"docker.io/{image}\": not found"
+                        ),
+                    )
+                } else {
+                    waiting(
+                        "ImagePullBackOff",
+                        &format!("Back-off pulling image \"{image}\""),
+                    )
+                };
+                let next = Duration::from_millis(1000 - (age.as_millis() % 1000) as u64);
+                at(
+                    container_status(c, st, false, 0, json!({})),
+                    false,
+                    false,
+                    None,
+                    Some(next),
+                )
+            }
+            Mode::Config => {
+                let app = pod_name.rsplitn(3, '-').last().unwrap_or(pod_name);
+                let st = waiting(
+                    "CreateContainerConfigError",
+                    &format!("secret \"{app}-config\" not found"),
+                );
+                at(
+                    container_status(c, st, false, 0, json!({})),
+                    false,
+                    false,
+                    None,
+                    None,
+                )
+            }
+            Mode::CrashLoop | Mode::Oom => {
+                // Restart n happens at start + backoff·(2^n − 1), capped per step.
+                let base = t.crash_backoff;
+                let mut when = t.start_at;
+                let mut n = 0u64;
+                let mut step = base;
+                while when + step <= age && n < 1000 {
+                    when += step;
+                    n += 1;
+                    step = (step * 2).min(base * 16);
+                }
+                let n = (n + 1).max(restarts);
+                let (reason, code) = if mode == Mode::Oom {
+                    ("OOMKilled", 137)
+                } else {
+                    ("Error", 1)
+                };
+                let last = json!({ "terminated": {
+                    "exitCode": code, "reason": reason, "startedAt": ts, "finishedAt": ts,
+                    "containerID": format!("containerd://{:064x}", fxhash(&format!("{name}{}", n - 1))),
+                }});
+                let secs = (base.as_secs_f64() * 2f64.powi(n.min(5) as i32 - 1)).ceil() as u64;
+                let st = waiting(
+                    "CrashLoopBackOff",
+                    &format!("back-off {secs}s restarting failed container={name} pod={pod_name}"),
+                );
+                let s = container_status(c, st, false, n, last);
+                at(s, false, true, None, Some(when + step - age))
+            }
+            Mode::Normal | Mode::Unready | Mode::Unschedulable => {
+                let ready = mode == Mode::Normal && age >= t.ready_at;
+                let started = old["state"]["running"]["startedAt"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| ts.to_string());
+                let s = container_status(
+                    c,
+                    json!({ "running": { "startedAt": started } }),
+                    ready,
+                    restarts,
+                    json!({}),
+                );
+                let mut next = (mode == Mode::Normal && !ready).then(|| t.ready_at - age);
+                if let Some((when, _, _)) = exit {
+                    let left = when.saturating_sub(age);
+                    next = Some(next.map_or(left, |n: Duration| n.min(left)));
+                }
+                at(s, ready, true, None, next)
+            }
+        }
+    }
+
+    /// The status a pod whose containers are in `modes` has `age` after
+    /// creation, and when it next changes.
     fn status_at(
         cluster: &Cluster,
         pod: &Value,
-        mode: Mode,
+        modes: &[Mode],
         age: Duration,
     ) -> (Value, Option<Duration>) {
         let old = &pod["status"];
@@ -242,7 +432,7 @@ impl Kubelet {
             status = json!({});
         }
         status["qosClass"] = json!("BestEffort");
-        if mode == Mode::Unschedulable {
+        if modes.contains(&Mode::Unschedulable) {
             status["phase"] = json!("Pending");
             set_condition(
                 &mut status["conditions"],
@@ -261,11 +451,6 @@ impl Kubelet {
         let conds = &mut status["conditions"];
         set_condition(conds, cond("PodScheduled", true, None, None), &ts);
         set_condition(conds, cond("Initialized", true, None, None), &ts);
-        set_condition(
-            conds,
-            cond("PodReadyToStartContainers", true, None, None),
-            &ts,
-        );
         if status["podIP"].is_null() {
             let ip = cluster.alloc.pod_ip();
             let host = crate::node::internal_ip(pod["spec"]["nodeName"].as_str().unwrap_or(""));
@@ -279,172 +464,71 @@ impl Kubelet {
         let ready_after = pod["metadata"]["annotations"][READY_AFTER_ANNOTATION]
             .as_str()
             .and_then(|d| parse_duration(d).ok());
-        let start_at = ready_after.map_or(ready_delay, |r| r.min(ready_delay));
-        let restarts_of = |i: usize| {
-            old["containerStatuses"][i]["restartCount"]
-                .as_u64()
-                .unwrap_or(0)
+        let timing = Timing {
+            start_at: ready_after.map_or(ready_delay, |r| r.min(ready_delay)),
+            ready_at: ready_after.unwrap_or(ready_delay),
+            run_for: pod["metadata"]["annotations"][RUN_FOR_ANNOTATION]
+                .as_str()
+                .and_then(|d| parse_duration(d).ok())
+                .unwrap_or(ready_delay),
+            crash_backoff: cluster.settings.crash_backoff,
         };
-        let waiting = |reason: &str, message: &str| json!({ "waiting": { "reason": reason, "message": message } });
-        // Run to completion: the containers exit, and the pod is done.
-        let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
-        let run_for = pod["metadata"]["annotations"][RUN_FOR_ANNOTATION]
-            .as_str()
-            .and_then(|d| parse_duration(d).ok())
-            .unwrap_or(ready_delay);
-        let exit = match (policy, mode) {
-            ("Never" | "OnFailure", Mode::Normal) => Some((start_at + run_for, 0, "Completed")),
-            ("Never", Mode::CrashLoop) => Some((start_at, 1, "Error")),
-            ("Never", Mode::Oom) => Some((start_at, 137, "OOMKilled")),
-            _ => None,
-        };
-        if let Some((at, code, reason)) = exit
-            && age >= at
-        {
-            return (Self::finished(pod, status, code, reason, &ts), None);
-        }
-
-        let (statuses, ready, next): (Vec<Value>, bool, Option<Duration>) = if age < start_at
-            && !matches!(mode, Mode::ImagePull | Mode::Config)
-        {
-            let s = containers
-                .iter()
-                .map(|c| {
-                    container_status(
-                        c,
-                        json!({ "waiting": { "reason": "ContainerCreating" } }),
-                        false,
-                        0,
-                        json!({}),
-                    )
-                })
-                .collect();
-            (s, false, Some(start_at - age))
-        } else {
-            match mode {
-                Mode::ImagePull => {
-                    // ErrImagePull first, then ImagePullBackOff, alternating like the kubelet.
-                    let phase = (age.as_millis() / 1000) % 2;
-                    let s = containers
-                        .iter()
-                        .map(|c| {
-                            let image = c["image"].as_str().unwrap_or("");
-                            let st = if phase == 0 {
-                                waiting("ErrImagePull", &format!("failed to pull and unpack image \"docker.io/{image}\": not found"))
-                            } else {
-                                waiting("ImagePullBackOff", &format!("Back-off pulling image \"{image}\""))
-                            };
-                            container_status(c, st, false, 0, json!({}))
-                        })
-                        .collect();
-                    (
-                        s,
-                        false,
-                        Some(Duration::from_millis(
-                            1000 - (age.as_millis() % 1000) as u64,
-                        )),
-                    )
-                }
-                Mode::Config => {
-                    let s = containers
-                        .iter()
-                        .map(|c| {
-                            let name = pod["metadata"]["name"].as_str().unwrap_or("");
-                            let app = name.rsplitn(3, '-').last().unwrap_or(name);
-                            container_status(
-                                c,
-                                waiting(
-                                    "CreateContainerConfigError",
-                                    &format!("secret \"{app}-config\" not found"),
-                                ),
-                                false,
-                                0,
-                                json!({}),
-                            )
-                        })
-                        .collect();
-                    (s, false, None)
-                }
-                Mode::CrashLoop | Mode::Oom => {
-                    // Restart n happens at start + backoff·(2^n − 1), capped per step.
-                    let base = cluster.settings.crash_backoff;
-                    let mut t = start_at;
-                    let mut restarts = 0u64;
-                    let mut step = base;
-                    while t + step <= age && restarts < 1000 {
-                        t += step;
-                        restarts += 1;
-                        step = (step * 2).min(base * 16);
-                    }
-                    let restarts = restarts + 1;
-                    let (reason, code) = if mode == Mode::Oom {
-                        ("OOMKilled", 137)
-                    } else {
-                        ("Error", 1)
-                    };
-                    let s = containers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            let restarts = restarts.max(restarts_of(i));
-                            let name = c["name"].as_str().unwrap_or("");
-                            let last = json!({ "terminated": {
-                                "exitCode": code, "reason": reason, "startedAt": ts, "finishedAt": ts,
-                                "containerID": format!("containerd://{:064x}", fxhash(&format!("{name}{}", restarts - 1))),
-                            }});
-                            let secs = (base.as_secs_f64() * 2f64.powi(restarts.min(5) as i32 - 1)).ceil() as u64;
-                            let st = waiting("CrashLoopBackOff", &format!("back-off {secs}s restarting failed container={name} pod={}", pod["metadata"]["name"].as_str().unwrap_or("")));
-                            container_status(c, st, false, restarts, last)
-                        })
-                        .collect();
-                    (s, false, Some(t + step - age))
-                }
-                Mode::Normal | Mode::Unready | Mode::Unschedulable => {
-                    let ready_at = ready_after.unwrap_or(ready_delay);
-                    let ready = mode == Mode::Normal && age >= ready_at;
-                    let started = old["containerStatuses"][0]["state"]["running"]["startedAt"]
-                        .as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| ts.clone());
-                    let s = containers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            container_status(
-                                c,
-                                json!({ "running": { "startedAt": started } }),
-                                ready,
-                                restarts_of(i),
-                                json!({}),
-                            )
-                        })
-                        .collect();
-                    let mut next = (mode == Mode::Normal && !ready).then(|| ready_at - age);
-                    if let Some((at, _, _)) = exit {
-                        let left = at.saturating_sub(age);
-                        next = Some(next.map_or(left, |n| n.min(left)));
-                    }
-                    (s, ready, next)
-                }
-            }
-        };
-        let running = statuses.iter().all(|s| s["state"].get("running").is_some())
-            || matches!(mode, Mode::CrashLoop | Mode::Oom);
-        status["phase"] = json!(if running { "Running" } else { "Pending" });
-        let not_ready: Vec<&str> = statuses
+        let each: Vec<ContainerAt> = containers
             .iter()
-            .filter(|s| s["ready"] != true)
-            .filter_map(|s| s["name"].as_str())
+            .enumerate()
+            .map(|(i, c)| {
+                let mode = modes.get(i).copied().unwrap_or(Mode::Normal);
+                Self::container_at(pod, c, i, mode, age, &timing, &ts)
+            })
             .collect();
-        let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
-        let (r, m) = if ready {
-            (None, None)
+        let done = !each.is_empty() && each.iter().all(|c| c.exited.is_some());
+        let ready = !each.is_empty() && each.iter().all(|c| c.ready);
+        let next = each.iter().filter_map(|c| c.next).min();
+        let statuses: Vec<Value> = each.iter().map(|c| c.status.clone()).collect();
+        let phase = if done {
+            if each.iter().all(|c| c.exited == Some(0)) {
+                "Succeeded"
+            } else {
+                "Failed"
+            }
+        } else if each.iter().all(|c| c.started) {
+            "Running"
         } else {
-            (Some("ContainersNotReady"), Some(msg.as_str()))
+            "Pending"
         };
+        status["phase"] = json!(phase);
         let conds = &mut status["conditions"];
-        set_condition(conds, cond("ContainersReady", ready, r, m), &ts);
-        set_condition(conds, cond("Ready", ready, r, m), &ts);
+        if done {
+            // Every container exited: Succeeded if all exited 0, else Failed.
+            let ok = phase == "Succeeded";
+            let why = if ok { "PodCompleted" } else { "PodFailed" };
+            set_condition(
+                conds,
+                cond("PodReadyToStartContainers", false, None, None),
+                &ts,
+            );
+            set_condition(conds, cond("ContainersReady", false, Some(why), None), &ts);
+            set_condition(conds, cond("Ready", false, Some(why), None), &ts);
+        } else {
+            set_condition(
+                conds,
+                cond("PodReadyToStartContainers", true, None, None),
+                &ts,
+            );
+            let not_ready: Vec<&str> = statuses
+                .iter()
+                .filter(|s| s["ready"] != true)
+                .filter_map(|s| s["name"].as_str())
+                .collect();
+            let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
+            let (r, m) = if ready {
+                (None, None)
+            } else {
+                (Some("ContainersNotReady"), Some(msg.as_str()))
+            };
+            set_condition(conds, cond("ContainersReady", ready, r, m), &ts);
+            set_condition(conds, cond("Ready", ready, r, m), &ts);
+        }
         status["containerStatuses"] = json!(statuses);
         // Keep a stable condition order, as the kubelet writes them.
         if let Some(cs) = status["conditions"].as_array_mut() {
@@ -457,72 +541,8 @@ impl Kubelet {
             ];
             cs.sort_by_key(|c| order.iter().position(|o| c["type"] == *o).unwrap_or(9));
         }
-        (status, next)
+        (status, if done { None } else { next })
     }
-}
-
-impl Kubelet {
-    /// The status of a pod whose containers exited with `code`: Succeeded
-    /// (0) or Failed, every container terminated, the pod not Ready, as the
-    /// kubelet reports a finished pod.
-    fn finished(pod: &Value, mut status: Value, code: i64, reason: &str, ts: &str) -> Value {
-        let containers = pod["spec"]["containers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let old = pod["status"]["containerStatuses"].clone();
-        let statuses: Vec<Value> = containers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let name = c["name"].as_str().unwrap_or("");
-                let started = old[i]["state"]["running"]["startedAt"]
-                    .as_str()
-                    .unwrap_or(ts)
-                    .to_string();
-                let restarts = old[i]["restartCount"].as_u64().unwrap_or(0);
-                let mut s = container_status(
-                    c,
-                    json!({ "terminated": {
-                        "exitCode": code, "reason": reason, "startedAt": started, "finishedAt": ts,
-                        "containerID": format!("containerd://{:064x}", fxhash(&format!("{name}{restarts}"))),
-                    }}),
-                    false,
-                    restarts,
-                    json!({}),
-                );
-                s["containerID"] = json!(format!(
-                    "containerd://{:064x}",
-                    fxhash(&format!("{name}{restarts}"))
-                ));
-                s
-            })
-            .collect();
-        let ok = code == 0;
-        status["phase"] = json!(if ok { "Succeeded" } else { "Failed" });
-        let why = if ok { "PodCompleted" } else { "PodFailed" };
-        let conds = &mut status["conditions"];
-        set_condition(
-            conds,
-            cond("PodReadyToStartContainers", false, None, None),
-            ts,
-        );
-        set_condition(conds, cond("ContainersReady", false, Some(why), None), ts);
-        set_condition(conds, cond("Ready", false, Some(why), None), ts);
-        status["containerStatuses"] = json!(statuses);
-        if let Some(cs) = status["conditions"].as_array_mut() {
-            let order = [
-                "PodReadyToStartContainers",
-                "Initialized",
-                "Ready",
-                "ContainersReady",
-                "PodScheduled",
-            ];
-            cs.sort_by_key(|c| order.iter().position(|o| c["type"] == *o).unwrap_or(9));
-        }
-        status
-    }
-
     /// A pod being deleted: its containers get SIGTERM and the grace period
     /// (`deletionGracePeriodSeconds`, capped by the sandbox's
     /// `termination_grace_cap`) to stop; then the kubelet deletes the pod for
@@ -659,8 +679,8 @@ impl Reconciler for Kubelet {
             // Finished: nothing runs any more.
             return None;
         }
-        let mode = mode(&pod, &cluster.settings.image_failures);
-        let (status, next) = Self::status_at(cluster, &pod, mode, first.elapsed());
+        let modes = modes(&pod, &cluster.settings.image_failures);
+        let (status, next) = Self::status_at(cluster, &pod, &modes, first.elapsed());
         if !same_meaning(&pod["status"], &status) {
             let _ = cluster.store.update(pods, ns, name, false, |cur| {
                 let mut n = (**cur).clone();
@@ -687,17 +707,33 @@ mod tests {
 
     #[test]
     fn failure_modes_from_annotations() {
-        let p = |v: &str| json!({"metadata": {"annotations": {FAIL_ANNOTATION: v}}});
+        let p = |v: &str| json!({"metadata": {"annotations": {FAIL_ANNOTATION: v}}, "spec": {"containers": [{"name": "c"}]}});
         assert_eq!(mode(&p("crashloop"), &[]), Mode::CrashLoop);
         assert_eq!(mode(&p("imagepull"), &[]), Mode::ImagePull);
         assert_eq!(mode(&p("oom"), &[]), Mode::Oom);
         assert_eq!(mode(&p("config"), &[]), Mode::Config);
         assert_eq!(mode(&p("unready"), &[]), Mode::Unready);
         assert_eq!(mode(&p("unschedulable"), &[]), Mode::Unschedulable);
-        assert_eq!(mode(&json!({"metadata": {}}), &[]), Mode::Normal);
+        assert_eq!(
+            mode(&json!({"metadata": {}, "spec": {"containers": [{}]}}), &[]),
+            Mode::Normal
+        );
         for m in MODES {
             assert!(parse_mode(m).is_some(), "{m}");
         }
+    }
+
+    /// The mode of the pod's first container.
+    fn mode(pod: &Value, rules: &[ImageFailure]) -> Mode {
+        modes(pod, rules)[0]
+    }
+
+    #[test]
+    fn image_rules_pick_each_containers_mode() {
+        let rules = vec![ImageFailure::parse("*:broken=crashloop").unwrap()];
+        let pod = json!({"metadata": {}, "spec": {"containers": [
+            {"name": "app", "image": "app:broken"}, {"name": "sidecar", "image": "proxy:1"}]}});
+        assert_eq!(modes(&pod, &rules), [Mode::CrashLoop, Mode::Normal]);
     }
 
     #[test]

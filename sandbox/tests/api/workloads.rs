@@ -604,6 +604,29 @@ async fn an_on_delete_daemonset_replaces_only_deleted_pods() {
 #[tokio::test]
 async fn a_job_runs_its_completions_with_parallelism_and_completes() {
     let env = start_default(1, vec![]).await;
+    // Every version of the Job's status, as a watch sees them.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(env.client.clone(), "default");
+    let mut stream = jobs
+        .watch(&WatchParams::default().fields("metadata.name=batch"), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let versions = tokio::spawn(async move {
+        let mut seen: Vec<Value> = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(Ok(e))) = tokio::time::timeout_at(deadline, stream.next()).await {
+            if let WatchEvent::Added(j) | WatchEvent::Modified(j) = e {
+                let j = serde_json::to_value(j).unwrap();
+                let complete = condition(&j, "Complete").is_some();
+                seen.push(j);
+                if complete {
+                    break;
+                }
+            }
+        }
+        seen
+    });
     env.create(
         JOBS,
         job("batch", json!({"completions": 3, "parallelism": 2})),
@@ -673,6 +696,28 @@ async fn a_job_runs_its_completions_with_parallelism_and_completes() {
         assert_eq!(t["exitCode"], 0);
         assert_eq!(t["reason"], "Completed");
     }
+    // A finished pod is uncounted first, then counted; SuccessCriteriaMet
+    // is written before Complete, in a write of its own.
+    let versions = versions.await.unwrap();
+    let st = |j: &Value, f: &str| j["status"][f].clone();
+    let uncounted = versions.iter().position(|j| {
+        st(j, "uncountedTerminatedPods")["succeeded"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let counted = versions
+        .iter()
+        .position(|j| st(j, "succeeded").as_i64().is_some_and(|n| n > 0));
+    let trail: Vec<String> = versions.iter().map(|j| j["status"].to_string()).collect();
+    assert!(
+        uncounted.is_some() && uncounted < counted,
+        "uncounted, then counted: {trail:#?}"
+    );
+    let interim = versions.iter().position(|j| {
+        condition(j, "SuccessCriteriaMet").is_some() && condition(j, "Complete").is_none()
+    });
+    assert!(interim.is_some(), "SuccessCriteriaMet alone first");
+    assert!(condition(versions.last().unwrap(), "Complete").is_some());
 }
 
 #[tokio::test]
@@ -905,4 +950,170 @@ async fn image_failures_pick_the_mode_of_each_kinds_pods() {
     )
     .await;
     assert!(!p["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_image_rule_fails_only_the_container_whose_image_it_matches() {
+    let env = start_default(1, vec![ImageFailure::parse("*:broken=crashloop").unwrap()]).await;
+    let containers = json!([
+        {"name": "app", "image": "example/app:broken"},
+        {"name": "proxy", "image": "example/proxy:1"},
+    ]);
+    let mut ds = daemonset("pair", json!({}));
+    ds["spec"]["template"]["spec"]["containers"] = containers.clone();
+    env.create(DS, ds).await;
+    let mut j = job("pairjob", json!({"backoffLimit": 0}));
+    j["spec"]["template"]["spec"]["containers"] = containers;
+    env.create(JOBS, j).await;
+
+    let state = |p: &Value, i: usize| p["status"]["containerStatuses"][i]["state"].clone();
+    let l = wait(
+        &env,
+        &format!("{PODS}?labelSelector=app%3Dpair"),
+        "app crash-looping, proxy running",
+        |l| {
+            l["items"].as_array().is_some_and(|a| {
+                a.len() == 1
+                    && state(&a[0], 0)["waiting"]["reason"] == "CrashLoopBackOff"
+                    && state(&a[0], 1).get("running").is_some()
+            })
+        },
+    )
+    .await;
+    let p = &l["items"][0];
+    assert_eq!(p["status"]["phase"], "Running");
+    assert_eq!(p["status"]["containerStatuses"][1]["ready"], true);
+    assert_eq!(p["status"]["containerStatuses"][0]["ready"], false);
+    assert!(!ready(p), "a crash-looping container keeps the pod unready");
+
+    // Never: the broken container exits 1, the other 0; the pod is Failed.
+    let j = wait(&env, &format!("{JOBS}/pairjob"), "failed", |j| {
+        condition(j, "Failed").is_some()
+    })
+    .await;
+    assert_eq!(j["status"]["failed"], 1);
+    let p = &pods(&env, "job-name%3Dpairjob").await[0];
+    assert_eq!(p["status"]["phase"], "Failed");
+    assert_eq!(state(p, 0)["terminated"]["exitCode"], 1);
+    assert_eq!(state(p, 0)["terminated"]["reason"], "Error");
+    assert_eq!(state(p, 1)["terminated"]["exitCode"], 0);
+    assert_eq!(state(p, 1)["terminated"]["reason"], "Completed");
+}
+
+#[tokio::test]
+async fn ordered_ready_waits_for_min_ready_seconds_before_the_next_pod() {
+    let env = start_default(1, vec![]).await;
+    env.create(STS, statefulset("slowdb", 2, json!({"minReadySeconds": 1})))
+        .await;
+    // slowdb-0 is ready but not yet available: slowdb-1 does not exist yet.
+    let s = wait(
+        &env,
+        &format!("{STS}/slowdb"),
+        "ready, not available",
+        |s| s["status"]["readyReplicas"] == 1 && s["status"]["availableReplicas"] == 0,
+    )
+    .await;
+    assert_eq!(s["status"]["replicas"], 1, "{s}");
+    assert_eq!(env.get(&format!("{PODS}/slowdb-1")).await.code, 404);
+    let s = wait(&env, &format!("{STS}/slowdb"), "both available", |s| {
+        sts_done(s, 2) && s["status"]["availableReplicas"] == 2
+    })
+    .await;
+    assert_eq!(s["status"]["currentReplicas"], 2);
+}
+
+#[tokio::test]
+async fn a_surging_daemonset_starts_the_new_pod_before_the_old_one_goes() {
+    let env = start_default(2, vec![]).await;
+    env.create(
+        DS,
+        daemonset("surge", json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}})),
+    )
+    .await;
+    wait(&env, &format!("{DS}/surge"), "2 available", |d| {
+        d["status"]["numberAvailable"] == 2
+    })
+    .await;
+    env.raw(
+        "PATCH",
+        &format!("{DS}/surge"),
+        SMP,
+        &set_image("example/agent:2"),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut doubled = false;
+    loop {
+        let ps = pods(&env, "app%3Dsurge").await;
+        let live: Vec<&Value> = ps
+            .iter()
+            .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+            .collect();
+        let serving = live.iter().filter(|p| ready(p)).count();
+        assert!(
+            serving >= 2,
+            "maxUnavailable 0: a node went without a ready pod"
+        );
+        let mut nodes: Vec<&str> = live
+            .iter()
+            .filter_map(|p| p["spec"]["nodeName"].as_str())
+            .collect();
+        let n = nodes.len();
+        nodes.sort();
+        nodes.dedup();
+        doubled |= n > nodes.len() || live.len() > 2;
+        let d = env.get(&format!("{DS}/surge")).await.body;
+        if d["status"]["updatedNumberScheduled"] == 2
+            && d["status"]["numberAvailable"] == 2
+            && live.len() == 2
+            && live.iter().all(|p| image(p) == "example/agent:2")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "surge rollout did not finish: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(doubled, "a node ran its old and new pod side by side");
+}
+
+#[tokio::test]
+async fn a_suspended_job_runs_nothing_until_resumed() {
+    let env = start_default(1, vec![]).await;
+    env.create(JOBS, job("later", json!({"suspend": true})))
+        .await;
+    let j = wait(&env, &format!("{JOBS}/later"), "suspended", |j| {
+        condition(j, "Suspended").is_some()
+    })
+    .await;
+    assert_eq!(
+        condition(&j, "Suspended").unwrap()["reason"],
+        "JobSuspended"
+    );
+    assert!(j["status"].get("startTime").is_none(), "{j}");
+    assert!(pods(&env, "job-name%3Dlater").await.is_empty());
+    let r = env
+        .raw(
+            "PATCH",
+            &format!("{JOBS}/later"),
+            MERGE,
+            r#"{"spec":{"suspend":false}}"#,
+        )
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let j = wait(&env, &format!("{JOBS}/later"), "complete", |j| {
+        condition(j, "Complete").is_some()
+    })
+    .await;
+    let suspended = j["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Suspended")
+        .unwrap();
+    assert_eq!(suspended["status"], "False");
+    assert_eq!(suspended["reason"], "JobResumed");
+    assert_eq!(j["status"]["succeeded"], 1);
 }
