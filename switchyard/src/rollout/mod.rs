@@ -385,3 +385,46 @@ pub(crate) mod fixtures {
         .unwrap()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Front ends may spawn the wait on a multi-threaded runtime: this does
+    /// not compile if the wait's future is not Send (it is built, not run).
+    #[test]
+    fn the_wait_is_send() {
+        fn send<T: Send>(_: &T) {}
+        let progress = |_: &str| {};
+        let client = async {
+            let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+            let client = kube::Client::try_from(config).unwrap();
+            let wait = wait_all(&client, &[], None, &progress);
+            send(&wait);
+        };
+        send(&client);
+    }
+
+    #[test]
+    fn targets_are_named_as_kubectl_names_them() {
+        assert_eq!(
+            Target::new(Kind::StatefulSet, "ns", "db").to_string(),
+            "statefulset/db"
+        );
+        let o = Outcome {
+            target: Target::new(Kind::Job, "ns", "migrate"),
+            verdict: Verdict::WillNotRoll {
+                why: "suspended".into(),
+            },
+            revision: None,
+            container: None,
+            summary: String::new(),
+            not_ready: Vec::new(),
+        };
+        assert_eq!(o.exit(), Exit::Ok);
+        assert_eq!(
+            serde_json::to_value(&o.verdict).unwrap(),
+            serde_json::json!({ "result": "willNotRoll", "why": "suspended" })
+        );
+    }
+}
