@@ -317,3 +317,82 @@ async fn statefulsets_and_daemonsets_are_followed_with_the_deployments() {
         ]
     );
 }
+
+fn statefulset(name: &str, strategy: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": { "name": name, "namespace": NS },
+        "spec": {
+            "replicas": 2, "serviceName": name, "updateStrategy": strategy,
+            "selector": { "matchLabels": { "app": name } },
+            "template": { "metadata": { "labels": { "app": name } }, "spec": { "containers": [{ "name": "app", "image": "app:1" }] } },
+        },
+    })
+}
+
+async fn set_image(client: &Client, name: &str, image: &str) {
+    let api = Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), NS);
+    let patch = json!({ "spec": { "template": { "spec": { "containers": [{ "name": "app", "image": image }] } } } });
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .expect("patched");
+}
+
+/// A partition leaves the ordinals below it on the old revision: done once
+/// the ones above it are updated. OnDelete rolls nothing: nothing to wait for.
+#[tokio::test]
+async fn a_partition_is_done_above_it_and_on_delete_will_not_roll() {
+    let (_sandbox, client) = start().await;
+    apply(
+        &client,
+        Kind::StatefulSet,
+        statefulset(
+            "part",
+            json!({ "type": "RollingUpdate", "rollingUpdate": { "partition": 1 } }),
+        ),
+    )
+    .await;
+    apply(
+        &client,
+        Kind::StatefulSet,
+        statefulset("manual", json!({ "type": "OnDelete" })),
+    )
+    .await;
+    let t = |n: &str| Target::new(Kind::StatefulSet, NS, n);
+    let first = wait_all(
+        &client,
+        &[t("part")],
+        Some(Duration::from_secs(60)),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(first[0].verdict, Verdict::Done, "{first:?}");
+    set_image(&client, "part", "app:2").await;
+    set_image(&client, "manual", "app:2").await;
+    let outcomes = wait_all(
+        &client,
+        &[t("part"), t("manual")],
+        Some(Duration::from_secs(60)),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcomes[0].verdict, Verdict::Done, "{outcomes:?}");
+    assert_eq!(
+        outcomes[0].summary,
+        "statefulset/part: 2/2 ready, 1 updated (1 above partition 1)"
+    );
+    assert_eq!(outcomes[0].revision.as_deref(), Some("2"));
+    assert_eq!(
+        outcomes[1].verdict,
+        Verdict::WillNotRoll {
+            why: "updateStrategy OnDelete: pods keep the old template until deleted".into()
+        }
+    );
+    assert_eq!(outcomes[1].exit(), Exit::Ok);
+}
