@@ -259,7 +259,12 @@ async fn roll(client: &Client, opts: &Options, progress: &(dyn Fn(&str) + Sync))
     report.result = "failed";
     report.exit = exit;
     report.message = why.clone();
-    let (Some(generation), Some(before), true) = (generation, before, opts.undo_on_failure) else {
+    let (Some(generation), true) = (generation, opts.undo_on_failure) else {
+        return Ok(report);
+    };
+    let Some(before) = before else {
+        report.exit = Exit::Failed;
+        report.message = format!("{why}; not rolled back: {what} had no revision before this one");
         return Ok(report);
     };
     // The undo: the revision read before this run's write.
