@@ -17,6 +17,34 @@ use crate::store::{Change, Key, now};
 
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
 pub const HASH_LABEL: &str = "pod-template-hash";
+/// The revisions a reused ReplicaSet had before.
+pub const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+
+/// Copies the Deployment's annotations onto its new ReplicaSet but those the
+/// controller keeps per ReplicaSet, as `copyDeploymentAnnotationsToReplicaSet`
+/// does: so `kubernetes.io/change-cause` travels with the revision, and
+/// `kubectl rollout undo` brings it back.
+fn copy_annotations(d: &Value, to: &mut Value) {
+    const SKIP: [&str; 6] = [
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    ];
+    let Some(from) = d["metadata"]["annotations"].as_object() else {
+        return;
+    };
+    if !to.is_object() {
+        *to = json!({});
+    }
+    for (k, v) in from {
+        if !SKIP.contains(&k.as_str()) {
+            to[k] = v.clone();
+        }
+    }
+}
 
 /// FNV-1a of the template, spelled with the alphabet of `rand.SafeEncodeString`
 /// as the real controller names ReplicaSets (`web-7d9f8c6b5`).
@@ -196,8 +224,26 @@ impl Reconciler for DeploymentController {
             .position(|r| r.obj["metadata"]["labels"][HASH_LABEL] == hash.as_str())
         {
             Some(i) => {
-                // A rollback to an older template makes its ReplicaSet the newest revision.
-                if revision(&rss[i].obj) < max_rev || max_rev == 0 {
+                // The new ReplicaSet carries the Deployment's annotations, and
+                // a rollback to an older template makes it the newest
+                // revision, its old number kept in revision-history, as
+                // `setNewReplicaSetAnnotations` does.
+                let old_rev = revision(&rss[i].obj);
+                let bump = old_rev < max_rev || max_rev == 0;
+                let mut annotations = rss[i].obj["metadata"]["annotations"].clone();
+                copy_annotations(&d, &mut annotations);
+                if bump {
+                    annotations[REVISION] = json!((max_rev + 1).to_string());
+                    if old_rev > 0 {
+                        let mut history: Vec<String> = annotations[REVISION_HISTORY]
+                            .as_str()
+                            .map(|h| h.split(',').map(String::from).collect())
+                            .unwrap_or_default();
+                        history.push(old_rev.to_string());
+                        annotations[REVISION_HISTORY] = json!(history.join(","));
+                    }
+                }
+                if annotations != rss[i].obj["metadata"]["annotations"] {
                     let rs_name = rss[i].obj["metadata"]["name"]
                         .as_str()
                         .unwrap_or("")
@@ -206,8 +252,7 @@ impl Reconciler for DeploymentController {
                         .store
                         .update(replicasets, ns, &rs_name, false, |cur| {
                             let mut n = (**cur).clone();
-                            n["metadata"]["annotations"][REVISION] =
-                                json!((max_rev + 1).to_string());
+                            n["metadata"]["annotations"] = annotations.clone();
                             Ok(n)
                         })
                     {
@@ -223,6 +268,12 @@ impl Reconciler for DeploymentController {
                 tmpl["metadata"]["labels"] = labels.clone();
                 let mut selector = d["spec"]["selector"].clone();
                 selector["matchLabels"][HASH_LABEL] = json!(hash);
+                let mut new_annotations = json!({
+                    REVISION: (max_rev + 1).to_string(),
+                    "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
+                    "deployment.kubernetes.io/max-replicas": (replicas + surge).to_string(),
+                });
+                copy_annotations(&d, &mut new_annotations);
                 let rs = json!({
                     "apiVersion": "apps/v1",
                     "kind": "ReplicaSet",
@@ -230,11 +281,7 @@ impl Reconciler for DeploymentController {
                         "name": format!("{name}-{hash}"),
                         "namespace": ns,
                         "labels": labels,
-                        "annotations": {
-                            REVISION: (max_rev + 1).to_string(),
-                            "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
-                            "deployment.kubernetes.io/max-replicas": (replicas + surge).to_string(),
-                        },
+                        "annotations": new_annotations,
                         "ownerReferences": [owner_ref(&d, "apps/v1", "Deployment")],
                     },
                     "spec": { "replicas": 0, "minReadySeconds": d["spec"]["minReadySeconds"].as_i64().unwrap_or(0), "selector": selector, "template": tmpl },

@@ -658,3 +658,74 @@ async fn a_status_writer_started_at_run_time_rewrites_status_only() {
         before["metadata"]["generation"]
     );
 }
+
+#[tokio::test]
+async fn replicasets_carry_the_deployments_annotations_and_a_rollback_keeps_its_old_revision() {
+    let env = start().await;
+    let mut d = deployment("cause", 1, json!({}));
+    d["metadata"]["annotations"] = json!({"kubernetes.io/change-cause": "v1",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}"});
+    env.create(DEPLOY, d).await;
+    env.wait_for(&format!("{DEPLOY}/cause"), "1 ready", |d| ready(d, 1))
+        .await;
+    let rs_of = |rss: &Value, image: &str| {
+        rss["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["spec"]["template"]["spec"]["containers"][0]["image"] == image)
+            .cloned()
+            .unwrap_or_else(|| panic!("no ReplicaSet of {image}: {rss}"))
+    };
+    let patch = |image: &str, cause: &str| {
+        json!({"metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}})
+        .to_string()
+    };
+    for (image, cause) in [("example/app:2.0", "v2"), ("example/app:1.0", "back to v1")] {
+        let p = env
+            .raw(
+                "PATCH",
+                &format!("{DEPLOY}/cause"),
+                "application/strategic-merge-patch+json",
+                &patch(image, cause),
+            )
+            .await;
+        assert_eq!(p.code, 200, "{}", p.text);
+        env.wait_for(&format!("{DEPLOY}/cause"), "rolled out", |d| {
+            ready(d, 1) && d["status"]["updatedReplicas"] == 1
+        })
+        .await;
+    }
+    let rss = env
+        .wait_for(
+            "/apis/apps/v1/namespaces/default/replicasets",
+            "the old ReplicaSet reused as revision 3",
+            |rss| {
+                rss["items"].as_array().is_some_and(|i| {
+                    i.iter().any(|r| {
+                        r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+                    })
+                })
+            },
+        )
+        .await;
+    assert_eq!(rss["items"].as_array().unwrap().len(), 2, "{rss}");
+    let v1 = rs_of(&rss, "example/app:1.0");
+    let a = &v1["metadata"]["annotations"];
+    assert_eq!(a["kubernetes.io/change-cause"], "back to v1");
+    assert_eq!(a["deployment.kubernetes.io/revision-history"], "1");
+    assert!(
+        a.get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none()
+    );
+    let v2 = rs_of(&rss, "example/app:2.0");
+    assert_eq!(
+        v2["metadata"]["annotations"]["kubernetes.io/change-cause"],
+        "v2"
+    );
+    assert_eq!(
+        v2["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
+}
