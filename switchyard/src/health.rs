@@ -99,6 +99,10 @@ pub struct Observed {
     pub current: bool,
     /// Pods of the current ReplicaSet that are not ready, as `name: why`.
     pub not_ready: Vec<String>,
+    /// The Deployment's revision (`deployment.kubernetes.io/revision`), once
+    /// the controller has given it one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     /// One human line, e.g. `web-green: 2/3 ready, 3 updated, 2 available`.
     pub summary: String,
 }
@@ -262,12 +266,14 @@ pub fn assess(deployment: &Deployment, pods: &[Pod]) -> Assessment {
                 .into_iter()
                 .map(|(pod, why)| format!("{pod}: {why}"))
                 .collect(),
+            revision: deployment.annotations().get(REVISION_ANNOTATION).cloned(),
             summary,
         },
     }
 }
 
-fn pod_ready(pod: &Pod) -> bool {
+/// Whether the pod's Ready condition is True.
+pub fn pod_ready(pod: &Pod) -> bool {
     pod_condition(pod, "Ready").is_some_and(|c| c.status == "True")
 }
 
@@ -295,7 +301,7 @@ fn container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
 
 /// One word or two on why a pod is not ready: the waiting reason the kubelet
 /// reports, else the phase.
-fn pod_state(pod: &Pod) -> String {
+pub fn pod_state(pod: &Pod) -> String {
     if let Some(c) = pod_condition(pod, "PodScheduled")
         && c.status == "False"
     {
@@ -322,8 +328,11 @@ fn pod_state(pod: &Pod) -> String {
         .unwrap_or_else(|| "Pending".into())
 }
 
-/// A reason in this pod that waiting cannot cure, if any.
-fn pod_failure(pod: &Pod) -> Option<Failure> {
+/// A reason in this pod that waiting cannot cure, if any: the pod-level rule
+/// every workload kind's wait shares (CrashLoopBackOff, OOMKilled, image pull
+/// and container config errors, Unschedulable), with pod, container and the
+/// kubelet's or scheduler's message.
+pub fn pod_failure(pod: &Pod) -> Option<Failure> {
     let name = pod.name_any();
     if let Some(c) = pod_condition(pod, "PodScheduled")
         && c.status == "False"
@@ -550,14 +559,15 @@ async fn watch_deployment(
 }
 
 /// The next change of an optional feed; never, when there is none.
-async fn next_of<K>(changes: &mut Option<Changes<K>>) -> Option<Result<Change<K>>> {
+pub(crate) async fn next_of<K>(changes: &mut Option<Changes<K>>) -> Option<Result<Change<K>>> {
     match changes {
         Some(c) => c.next().await,
         None => std::future::pending().await,
     }
 }
 
-fn controlled_by<K: Resource>(obj: &K, uid: &str) -> bool {
+/// Whether `obj` has a controller owner reference to `uid`.
+pub(crate) fn controlled_by<K: Resource>(obj: &K, uid: &str) -> bool {
     obj.meta()
         .owner_references
         .iter()
@@ -617,10 +627,10 @@ async fn current_replica_set(
 }
 
 /// The changes of a [`Feed`], as a stream that never ends.
-type Changes<K> = BoxStream<'static, Result<Change<K>>>;
+pub(crate) type Changes<K> = BoxStream<'static, Result<Change<K>>>;
 
 /// A change seen by a [`Feed`].
-enum Change<K> {
+pub(crate) enum Change<K> {
     /// A fresh list replaces everything known (first list, or after 410 Gone).
     Listed(Vec<K>),
     Applied(K),
@@ -629,7 +639,7 @@ enum Change<K> {
 
 /// List-then-watch of one kind of object, resuming where it left off: what
 /// kube's `runtime::watcher` does, in the few lines this module needs.
-struct Feed<K> {
+pub(crate) struct Feed<K> {
     api: Api<K>,
     list_params: ListParams,
     watch_params: WatchParams,
@@ -647,7 +657,7 @@ impl<K> Feed<K>
 where
     K: Resource + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
-    fn new(api: Api<K>, labels: Option<String>, fields: Option<String>) -> Self {
+    pub(crate) fn new(api: Api<K>, labels: Option<String>, fields: Option<String>) -> Self {
         let mut list_params = ListParams::default();
         let mut watch_params = WatchParams::default();
         if let Some(l) = &labels {
@@ -668,7 +678,7 @@ where
         }
     }
 
-    async fn list(&mut self) -> kube::Result<Vec<K>> {
+    pub(crate) async fn list(&mut self) -> kube::Result<Vec<K>> {
         self.stream = None;
         let list = self.api.list(&self.list_params).await?;
         self.resource_version = list.metadata.resource_version.unwrap_or_default();
@@ -683,7 +693,7 @@ where
     }
 
     /// Every change from the last list on, as a stream.
-    fn changes(self) -> Changes<K> {
+    pub(crate) fn changes(self) -> Changes<K> {
         futures_util::stream::unfold(self, |mut feed| async move {
             let change = feed.next().await;
             Some((change, feed))

@@ -22,6 +22,7 @@ pub mod lock;
 pub mod names;
 pub mod notify;
 pub mod output;
+pub mod rollout;
 pub mod traffic;
 pub mod undo;
 pub mod workload;
