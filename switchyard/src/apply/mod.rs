@@ -430,13 +430,15 @@ async fn steps(
 
     if opts.wait && opts.dry_run.is_none() {
         let started = Instant::now();
-        let targets: Vec<wait::Target> = objects
+        let targets: Vec<crate::rollout::Target> = objects
             .iter()
-            .filter(|o| wait::is_workload(&o.resource.group, &o.resource.kind))
-            .map(|o| wait::Target {
-                kind: o.resource.kind.clone(),
-                namespace: o.namespace.clone().unwrap_or_default(),
-                name: o.name.clone(),
+            .filter_map(|o| {
+                let kind = wait::kind_of(&o.resource.group, &o.resource.kind)?;
+                Some(crate::rollout::Target::new(
+                    kind,
+                    o.namespace.clone().unwrap_or_default(),
+                    &o.name,
+                ))
             })
             .collect();
         if !targets.is_empty() {

@@ -1,36 +1,25 @@
 //! `--wait`: following every workload the run applied, all at once, until
-//! each is rolled out or the first one fails.
+//! each is rolled out or the first one fails (`rollout::wait_all`, the same
+//! rules as `deploy-rollout`).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use kube::Client;
 use serde::Serialize;
 
-use crate::health;
+use crate::rollout::{self, Kind, Verdict};
 
-/// A workload to follow.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-/// The kinds `--wait` follows: (API group, kind).
-pub const WORKLOADS: &[(&str, &str)] = &[
-    ("apps", "Deployment"),
-    ("apps", "StatefulSet"),
-    ("apps", "DaemonSet"),
-    ("batch", "Job"),
-];
-
-/// Whether objects of this group and kind are followed by `--wait`.
-pub fn is_workload(group: &str, kind: &str) -> bool {
-    WORKLOADS.iter().any(|(g, k)| *g == group && *k == kind)
+/// The kinds `--wait` follows, by API group and kind.
+pub fn kind_of(group: &str, kind: &str) -> Option<Kind> {
+    match (group, kind) {
+        ("apps", "Deployment") => Some(Kind::Deployment),
+        ("apps", "StatefulSet") => Some(Kind::StatefulSet),
+        ("apps", "DaemonSet") => Some(Kind::DaemonSet),
+        ("batch", "Job") => Some(Kind::Job),
+        _ => None,
+    }
 }
 
 /// How the wait of one workload ended.
@@ -40,7 +29,8 @@ pub struct Waited {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    /// `done`, `failed`, `timedOut`, or `notFollowed` (a kind this build cannot follow yet).
+    /// `done`, `failed`, `willNotRoll` (OnDelete, a suspended Job: nothing
+    /// to wait for) or `timedOut`.
     pub verdict: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
@@ -55,74 +45,53 @@ pub struct Waited {
 impl Waited {
     /// `deployment.apps/web`.
     pub fn reference(&self) -> String {
-        let group = WORKLOADS
-            .iter()
-            .find(|(_, k)| *k == self.kind)
-            .map_or("", |(g, _)| *g);
+        let group = if self.kind == "Job" { "batch" } else { "apps" };
         super::validate::reference(&self.kind, group, &self.name)
+    }
+
+    fn of(o: &rollout::Outcome) -> Waited {
+        let (verdict, pod, reason, message) = match &o.verdict {
+            Verdict::Done => ("done", None, None, None),
+            Verdict::Failed {
+                pod,
+                reason,
+                message,
+            } => (
+                "failed",
+                pod.clone(),
+                Some(reason.clone()),
+                Some(message.clone()),
+            ),
+            Verdict::WillNotRoll { why } => ("willNotRoll", None, Some(why.clone()), None),
+            Verdict::TimedOut => ("timedOut", None, None, None),
+        };
+        Waited {
+            kind: o.target.kind.to_string(),
+            namespace: o.target.namespace.clone(),
+            name: o.target.name.clone(),
+            verdict: verdict.into(),
+            pod,
+            reason,
+            message,
+            observed: o.summary.clone(),
+        }
     }
 }
 
-/// Follows every target at once; stops at the first failure (the others'
-/// waits are dropped) and returns the outcomes known by then, the failure last.
+/// Follows every target at once; stops at the first failure. The outcomes
+/// known by then, in the order of `targets`.
 pub async fn all(
     client: &Client,
-    targets: &[Target],
+    targets: &[rollout::Target],
     timeout: Duration,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<Waited>> {
     let progress = Mutex::new(progress);
-    let mut outcomes = Vec::new();
-    let mut running = FuturesUnordered::new();
-    for t in targets {
-        if t.kind != "Deployment" {
-            outcomes.push(Waited {
-                kind: t.kind.clone(),
-                namespace: t.namespace.clone(),
-                name: t.name.clone(),
-                verdict: "notFollowed".into(),
-                pod: None,
-                reason: None,
-                message: None,
-                observed: format!("{} {} is not followed by this build", t.kind, t.name),
-            });
-            continue;
+    let line = |l: &str| {
+        if let Ok(mut p) = progress.lock() {
+            p(l)
         }
-        let progress = &progress;
-        running.push(async move {
-            let mut on_change = |o: &health::Observed| {
-                if let Ok(mut p) = progress.lock() {
-                    p(&o.summary);
-                }
-            };
-            let outcome =
-                health::wait_for_deployment(client, &t.namespace, &t.name, timeout, &mut on_change)
-                    .await;
-            (t, outcome)
-        });
-    }
-    while let Some((t, outcome)) = running.next().await {
-        let w = |verdict: &str, f: Option<&health::Failure>, o: &health::Observed| Waited {
-            kind: t.kind.clone(),
-            namespace: t.namespace.clone(),
-            name: t.name.clone(),
-            verdict: verdict.into(),
-            pod: f.and_then(|f| f.pod.clone()),
-            reason: f.map(|f| f.reason.clone()),
-            message: f.map(|f| f.message.clone()),
-            observed: o.summary.clone(),
-        };
-        match outcome? {
-            health::Outcome::Healthy(o) => outcomes.push(w("done", None, &o)),
-            health::Outcome::Failed(f, o) => {
-                outcomes.push(w("failed", Some(&f), &o));
-                return Ok(outcomes);
-            }
-            health::Outcome::TimedOut(o) => {
-                outcomes.push(w("timedOut", None, &o));
-                return Ok(outcomes);
-            }
-        }
-    }
-    Ok(outcomes)
+    };
+    let outcomes = rollout::wait_all(client, targets, Some(timeout), &line).await?;
+    Ok(outcomes.iter().map(Waited::of).collect())
 }
