@@ -63,11 +63,13 @@ fn apply(c: &TestCluster, args: &[&str]) -> std::process::Output {
     step(c, BIN, args)
 }
 
-/// The object lines of a run's log, without timestamps and prefix.
+/// The lines of a run's log, without timestamps and prefix, but for the
+/// server-side dry run's announcement.
 fn lines(stderr: &str) -> Vec<String> {
     stderr
         .lines()
         .filter_map(|l| l.split_once("] deploy-apply: ").map(|(_, m)| m.to_string()))
+        .filter(|l| !l.starts_with("checking "))
         .collect()
 }
 
@@ -194,6 +196,44 @@ fn a_broken_file_in_a_directory_is_exit_2_and_nothing_is_applied() {
     assert!(!exists(&c, &["configmap", "fine"]));
 }
 
+/// The server's own validation refuses an object (here a Deployment whose
+/// selector does not match its template) in the dry run before any write:
+/// exit 2, and the objects before it in the order are not applied either.
+#[test]
+fn an_object_the_server_refuses_is_exit_2_before_anything_is_applied() {
+    let c = cluster();
+    let dir = copy_fixture(&c, "app");
+    let d = dir.to_str().unwrap();
+    expect(&apply(&c, &["-f", d]), 0);
+    let config = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        config.replace("GREETING: hello", "GREETING: changed"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("zz-mismatch.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: other}\n  template:\n    metadata:\n      labels: {app: not-other}\n    spec:\n      containers:\n      - name: c\n        image: example/other:1.0\n",
+    )
+    .unwrap();
+    let (_, stderr) = expect(&apply(&c, &["-f", d]), 2);
+    assert!(
+        stderr.contains("error: applying deployment.apps/other in shop")
+            && stderr.contains("does not match template")
+            && stderr.contains("nothing was applied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("checking 6 objects with a server-side dry run"),
+        "{stderr}"
+    );
+    assert_eq!(
+        c.get_json(&["configmap", "web-config", "-n", "shop"])["data"]["GREETING"],
+        "hello"
+    );
+    assert!(!exists(&c, &["deploy", "other", "-n", "shop"]));
+}
+
 #[test]
 fn an_unknown_kind_or_api_version_is_exit_2_naming_it() {
     let c = cluster();
@@ -304,7 +344,7 @@ fn a_field_another_manager_owns_is_exit_4_and_force_conflicts_takes_it() {
         stderr.contains("error: applying deployment.apps/web in shop")
             && stderr.contains(".spec.replicas")
             && stderr.contains("kubectl-patch")
-            && stderr.contains("4 objects were applied before it"),
+            && stderr.contains("nothing was applied"),
         "{stderr}"
     );
     assert!(

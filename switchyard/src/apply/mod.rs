@@ -425,6 +425,9 @@ async fn steps(
     }
 
     let started = Instant::now();
+    if opts.dry_run.is_none() {
+        preflight(client, opts, &objects, &redactor, progress).await?;
+    }
     apply_all(client, opts, &objects, &redactor, progress, report).await?;
     report.durations.apply_ms = started.elapsed().as_millis() as u64;
 
@@ -527,6 +530,66 @@ async fn steps(
             report.pruned.push(p);
         }
         report.durations.prune_ms = started.elapsed().as_millis() as u64;
+    }
+    Ok(())
+}
+
+/// Whether `o` is a Namespace or a CRD: what other objects of a set need to
+/// exist before the server can check them.
+fn creates_room(o: &Object) -> bool {
+    matches!(
+        (o.resource.group.as_str(), o.resource.kind.as_str()),
+        ("", "Namespace") | ("apiextensions.k8s.io", "CustomResourceDefinition")
+    )
+}
+
+/// Before the first write, every object the server can check is sent once
+/// with `dryRun=All`, as krane validates a deploy with a server-side dry
+/// run: the server's own validation (schemas, immutable fields, field
+/// ownership, admission) refuses a bad object while nothing is applied yet.
+/// Objects in a Namespace or of a kind that the run itself creates cannot be
+/// checked before it exists; they are checked as they are applied.
+async fn preflight(
+    client: &Client,
+    opts: &Options,
+    objects: &[Object],
+    redactor: &Redactor,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    let mut missing: BTreeSet<(String, String)> = BTreeSet::new();
+    for o in objects.iter().filter(|o| creates_room(o)) {
+        match api_of(client, o).get_opt(&o.name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                missing.insert((o.resource.kind.clone(), o.name.clone()));
+            }
+            Err(e) => return Err(apply_error(e, o, 0, redactor)),
+        }
+    }
+    let checkable: Vec<&Object> = objects
+        .iter()
+        .filter(|o| {
+            o.defined_by.is_none()
+                && !o
+                    .namespace
+                    .as_ref()
+                    .is_some_and(|ns| missing.contains(&("Namespace".to_string(), ns.clone())))
+        })
+        .collect();
+    progress(&format!(
+        "checking {} with a server-side dry run before applying",
+        crate::output::count(checkable.len() as i64, "object")
+    ));
+    let mut params = PatchParams::apply(&opts.field_manager);
+    params.force = opts.force_conflicts;
+    params.dry_run = true;
+    for o in checkable {
+        if let Err(e) = api_of(client, o)
+            .patch(&o.name, &params, &Patch::Apply(&o.body))
+            .await
+        {
+            return Err(apply_error(e, o, 0, redactor));
+        }
     }
     Ok(())
 }
@@ -659,11 +722,7 @@ async fn apply_all(
         .to_string();
         if dry == Some(DryRun::Server) {
             entry.diff = Some(diff::unified(live.as_ref(), &result, &label));
-            let creates_room = matches!(
-                (o.resource.group.as_str(), o.resource.kind.as_str()),
-                ("", "Namespace") | ("apiextensions.k8s.io", "CustomResourceDefinition")
-            );
-            if live.is_none() && creates_room {
+            if live.is_none() && creates_room(o) {
                 pretended.insert((o.resource.kind.clone(), o.name.clone()));
             }
         }
