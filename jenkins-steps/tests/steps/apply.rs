@@ -730,3 +730,53 @@ fn without_the_apply_role_it_is_exit_5_naming_verb_and_resource() {
         "{stderr}"
     );
 }
+
+/// `-l` applies only the matching objects; `-f -` reads standard input;
+/// `--namespace` is where objects without one go, and an object naming
+/// another is refused as kubectl refuses it.
+#[test]
+fn selector_stdin_and_namespace() {
+    let c = cluster();
+    c.kubectl_ok(&["create", "namespace", "team"]);
+    let app = testdata("apply/app");
+    // The selector leaves the Namespace out: its objects cannot go in (exit 3).
+    let (_, stderr) = expect(
+        &apply(&c, &["-f", app.to_str().unwrap(), "-l", "app=web"]),
+        3,
+    );
+    assert!(
+        stderr.contains("namespaces \"shop\" not found; nothing was applied"),
+        "{stderr}"
+    );
+    c.kubectl_ok(&["create", "namespace", "shop"]);
+    let (_, stderr) = expect(
+        &apply(&c, &["-f", app.to_str().unwrap(), "-l", "app=web"]),
+        0,
+    );
+    assert!(
+        stderr.contains("1 object (created 1)") && stderr.contains("deployment.apps/web created"),
+        "{stderr}"
+    );
+    assert!(!exists(&c, &["service", "web", "-n", "shop"]));
+
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: piped\ndata:\n  a: b\n";
+    let out = switchyard_e2e::run(
+        c.command(BIN, &["-f", "-", "--namespace", "team"], &[]),
+        Some(manifest),
+    );
+    let (_, stderr) = expect(&out, 0);
+    assert!(stderr.contains("configmap/piped created"), "{stderr}");
+    assert_eq!(
+        c.get_json(&["configmap", "piped", "-n", "team"])["data"]["a"],
+        "b"
+    );
+
+    let (_, stderr) = expect(
+        &apply(&c, &["-f", app.to_str().unwrap(), "--namespace", "team"]),
+        2,
+    );
+    assert!(
+        stderr.contains("its namespace \"shop\" does not match --namespace \"team\""),
+        "{stderr}"
+    );
+}
