@@ -455,11 +455,16 @@ async fn steps(
         report.waits = waited?;
         for w in &report.waits {
             match w.verdict.as_str() {
+                "done" if w.kind == "Job" => {
+                    progress(&format!("{} complete: {}", w.reference(), w.observed))
+                }
                 "done" => progress(&format!("{} rolled out: {}", w.reference(), w.observed)),
-                "notFollowed" => progress(&format!(
-                    "warning: {} not followed: {}",
+                "willNotRoll" => progress(&format!(
+                    "{} will not roll: {}",
                     w.reference(),
-                    w.observed
+                    w.reason
+                        .as_deref()
+                        .unwrap_or("its strategy does not roll pods")
                 )),
                 _ => {}
             }
