@@ -915,3 +915,46 @@ fn apply_manifests_refuses_a_broken_directory_and_dry_runs() {
     );
     assert!(!exists(&c, &["configmap", "fine"]));
 }
+
+/// A field another manager owns is exit 4 from deploy-apply: applyManifests
+/// reports a conflict and does not retry it as it retries a busy app.
+#[test]
+fn apply_manifests_reports_a_field_conflict_without_retrying() {
+    let c = rolling_cluster();
+    let workspace = c.dir.join("workspace-conflict");
+    std::fs::create_dir_all(workspace.join("k8s")).unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\ndata:\n  level: info\n";
+    std::fs::write(workspace.join("k8s/cm.yaml"), cm).unwrap();
+    let jenkinsfile = c.dir.join("Jenkinsfile.conflict");
+    std::fs::write(
+        &jenkinsfile,
+        "pipeline {\n  agent any\n  stages {\n    stage('Apply') {\n      steps {\n        applyManifests(files: 'k8s/', wait: false, applySet: 'conflict')\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let env = [("KUBECONFIG", c.kubeconfig.display().to_string())];
+    let (code, log) = harness(&jenkinsfile, &workspace, &[bin_dir()], &env, &[]);
+    assert_eq!(code, Some(0), "{log}");
+    c.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "owned",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"level":"debug"}}"#,
+    ]);
+    std::fs::write(workspace.join("k8s/cm.yaml"), cm.replace("info", "warn")).unwrap();
+    let (code, log) = harness(&jenkinsfile, &workspace, &[bin_dir()], &env, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("apply of k8s/: conflict, a field is owned by another manager:")
+            && log.contains(".data.level")
+            && log.contains("--force-conflicts"),
+        "{log}"
+    );
+    assert!(!log.contains("is busy"), "{log}");
+    assert_eq!(
+        c.get_json(&["configmap", "owned"])["data"]["level"],
+        "debug"
+    );
+}
