@@ -745,7 +745,7 @@ fn canary_analysis_pipeline_sets_the_weight_back_to_0_when_errors_rise() {
 
 // -- rolling updates: applyManifests and Jenkinsfile.rolling -----------------
 
-/// A cluster whose tool identity may run deploy-apply (rbac/apply-role.yaml),
+/// A cluster whose tool identity may run deploy-apply (rbac/apply/apply-role.yaml),
 /// with a ConfigMap an earlier build of shop/rolling applied and k8s/ no
 /// longer has (a member of the apply set `shop-rolling`).
 fn rolling_cluster() -> TestCluster {
@@ -755,9 +755,9 @@ fn rolling_cluster() -> TestCluster {
     });
     kube_sandbox::server::apply_yaml(
         c.cluster(),
-        &switchyard_e2e::rbac_manifest("apply-role.yaml"),
+        &switchyard_e2e::rbac_manifest("apply/apply-role.yaml"),
     )
-    .expect("rbac/apply-role.yaml applies");
+    .expect("rbac/apply/apply-role.yaml applies");
     c.apply(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-legacy\n  labels: {switchyard.dev/apply-set: shop-rolling}\n",
     );

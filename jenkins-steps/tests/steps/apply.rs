@@ -1,5 +1,5 @@
 //! `deploy-apply` against the sandbox, as the ServiceAccount bound by
-//! `rbac/role.yaml` and `rbac/apply-role.yaml`: a directory created, then
+//! `rbac/role.yaml` and `rbac/apply/apply-role.yaml`: a directory created, then
 //! unchanged, then configured; broken files and unknown kinds refused with
 //! nothing applied; dependency order (a Namespace and its objects, a CRD and
 //! its custom resource); server-side apply conflicts; the server dry run's
@@ -21,7 +21,7 @@ const PLANTED: [&str; 3] = [
     "planted-SECRET-token-9c4b",
 ];
 
-/// A cluster with `rbac/apply-role.yaml` applied, as an operator who lets a
+/// A cluster with `rbac/apply/apply-role.yaml` applied, as an operator who lets a
 /// pipeline run deploy-apply does.
 fn cluster() -> TestCluster {
     let c = TestCluster::start(kube_sandbox::Options {
@@ -35,9 +35,9 @@ fn cluster() -> TestCluster {
 fn grant_apply(c: &TestCluster) {
     kube_sandbox::server::apply_yaml(
         c.cluster(),
-        &switchyard_e2e::rbac_manifest("apply-role.yaml"),
+        &switchyard_e2e::rbac_manifest("apply/apply-role.yaml"),
     )
-    .expect("rbac/apply-role.yaml applies");
+    .expect("rbac/apply/apply-role.yaml applies");
 }
 
 /// A copy of `testdata/apply/NAME` in the test's directory, to change.
@@ -286,7 +286,7 @@ fn an_unknown_kind_or_api_version_is_exit_2_naming_it() {
 #[test]
 fn a_crd_and_its_custom_resource_apply_in_one_run() {
     let c = cluster();
-    // Custom resources need a rule of their own (rbac/apply-role.yaml says so).
+    // Custom resources need a rule of their own (rbac/apply/apply-role.yaml says so).
     kube_sandbox::server::apply_yaml(
         c.cluster(),
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: widgets\nrules:\n- apiGroups: [example.com]\n  resources: [widgets]\n  verbs: [get, list, create, patch, delete]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: widgets\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: widgets}\nsubjects:\n- {kind: ServiceAccount, name: switchyard, namespace: ci}\n",
