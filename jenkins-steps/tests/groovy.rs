@@ -958,3 +958,152 @@ fn apply_manifests_reports_a_field_conflict_without_retrying() {
         "debug"
     );
 }
+
+// -- rollingDeploy -------------------------------------------------------------
+
+/// Deployment `api` (2 pods) behind Service `api`, for the rolling pipelines.
+const ROLLING_APP: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - {name: api, image: "registry.example.com/shop/api:1", ports: [{name: http, containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: default}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+"#;
+
+/// A pipeline that releases `api` with rollingDeploy (`extra`: more of its
+/// arguments), run as build BUILD_NUMBER of job shop/rolling.
+fn run_rolling(c: &TestCluster, discord: &Discord, build_number: u32, extra: &str) -> Build {
+    assert!(Path::new(env!("CARGO_BIN_EXE_deploy-rollout")).exists());
+    let jenkinsfile = c.dir.join(format!("Jenkinsfile.rolling-{build_number}"));
+    std::fs::write(
+        &jenkinsfile,
+        format!(
+            r#"@Library('switchyard') _
+pipeline {{
+    agent any
+    environment {{
+        IMAGE = "registry.example.com/shop/api:${{BUILD_NUMBER}}"
+    }}
+    stages {{
+        stage('Release') {{
+            steps {{
+                rollingDeploy(deployment: 'api', image: env.IMAGE, undoOnFailure: true,
+                              healthPath: '/healthz', timeout: '60s',{extra}
+                              notify: [provider: 'discord', credentialsId: 'discord-webhook'])
+            }}
+        }}
+    }}
+}}
+"#
+        ),
+    )
+    .expect("Jenkinsfile written");
+    let workspace = c.dir.join(format!("workspace-{build_number}"));
+    let credentials = c.dir.join("credentials.json");
+    std::fs::write(
+        &credentials,
+        json!({ "discord-webhook": discord.url }).to_string(),
+    )
+    .expect("credentials written");
+    let job = "shop/rolling";
+    let (code, log) = harness(
+        &jenkinsfile,
+        &workspace,
+        &[bin_dir()],
+        &[
+            ("KUBECONFIG", c.kubeconfig.display().to_string()),
+            ("JOB_NAME", job.to_string()),
+            ("BUILD_NUMBER", build_number.to_string()),
+            (
+                "BUILD_URL",
+                format!("https://ci.example.com/job/{job}/{build_number}/"),
+            ),
+        ],
+        &[
+            "--credentials".to_string(),
+            credentials.display().to_string(),
+        ],
+    );
+    Build {
+        code,
+        log,
+        workspace,
+        image: format!("registry.example.com/shop/api:{build_number}"),
+    }
+}
+
+#[test]
+fn rolling_pipeline_rolls_the_image_out_and_tells_discord() {
+    let c = TestCluster::demo();
+    c.apply(ROLLING_APP);
+    c.settle();
+    let discord = Discord::start();
+    let b = run_rolling(&c, &discord, 21, "");
+    b.assert_result(0, "SUCCESS");
+    b.assert_no_secrets();
+    assert_eq!(image(&c, "api"), b.image, "{}", b.log);
+    assert!(
+        b.log.contains(&format!(
+            "switchyard: api: {} rolled out (revision 2)",
+            b.image
+        )),
+        "{}",
+        b.log
+    );
+    assert!(
+        has_title(&discord, "api", "started") && has_title(&discord, "api", "succeeded"),
+        "{:?}",
+        discord.titles()
+    );
+}
+
+/// The new revision rolls out but its analysis fails: deploy-rollout puts
+/// revision 1 back, and the pipeline fails telling Discord "rolled back".
+#[test]
+fn rolling_pipeline_rolls_back_when_the_new_revision_fails_its_analysis() {
+    let c = TestCluster::demo();
+    c.apply(ROLLING_APP);
+    c.settle();
+    let exporter = switchyard_e2e::prometheus::Exporter::start();
+    exporter.set_health(false);
+    let analysis = c.dir.join("smoke.yaml");
+    std::fs::write(
+        &analysis,
+        format!(
+            "metrics:\n- name: smoke\n  provider: {{web: {{url: '{}', jsonPath: '{{$.status}}'}}}}\n  successCondition: result == \"UP\"\n  consecutiveErrorLimit: 0\n",
+            exporter.url("/health?app={{app}}")
+        ),
+    )
+    .unwrap();
+    let discord = Discord::start();
+    let extra = format!(
+        "\n                              analysis: '{}',",
+        analysis.display()
+    );
+    let b = run_rolling(&c, &discord, 22, &extra);
+    b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
+    assert!(
+        b.log.contains("its analysis failed") && b.log.contains("rolled back to revision 1"),
+        "{}",
+        b.log
+    );
+    assert_eq!(image(&c, "api"), "registry.example.com/shop/api:1");
+    let titles = discord.titles();
+    assert!(has_title(&discord, "api", "rolled back"), "{titles:?}");
+    assert!(!has_title(&discord, "api", "succeeded"), "{titles:?}");
+    assert!(!has_title(&discord, "api", "failed"), "{titles:?}");
+}

@@ -36,6 +36,13 @@ pub struct Settings {
     /// real kube-apiserver costs (zero by default; the bench's
     /// real-control-plane profile sets 3 ms).
     pub write_latency: Duration,
+    /// How many Nodes the cluster has (at least 1): `sandbox-node`,
+    /// `sandbox-node-2`, ... ([`crate::node::name`]). DaemonSets run a pod on
+    /// each; other pods run on the first.
+    pub nodes: usize,
+    /// Failure modes by container image (`--image-fail GLOB=MODE`), tried in
+    /// order; a pod's `sandbox.switchyard.dev/fail` annotation wins over them.
+    pub image_failures: Vec<crate::controllers::kubelet::ImageFailure>,
 }
 
 impl Settings {
@@ -70,6 +77,8 @@ impl Default for Settings {
             endpoints_delay: Duration::from_millis(10),
             termination_grace_cap: Duration::from_secs(1),
             write_latency: Duration::ZERO,
+            nodes: 1,
+            image_failures: Vec::new(),
         }
     }
 }

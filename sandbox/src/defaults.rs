@@ -67,6 +67,9 @@ pub fn apply(kind: &str, obj: &mut Value, alloc: &Allocator) {
             set_default(&mut obj["spec"], "replicas", json!(1));
             pod_template(&mut obj["spec"]["template"]);
         }
+        "StatefulSet" => statefulset(obj),
+        "DaemonSet" => daemonset(obj),
+        "Job" => job(obj),
         "Pod" => pod_spec(&mut obj["spec"]),
         "Service" => service(obj, alloc),
         "Namespace" => {
@@ -107,6 +110,106 @@ fn deployment(obj: &mut Value) {
         );
     }
     pod_template(&mut spec["template"]);
+}
+
+/// `SetDefaults_StatefulSet` (apps/v1).
+fn statefulset(obj: &mut Value) {
+    let spec = &mut obj["spec"];
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "replicas", json!(1));
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+    set_default(
+        spec,
+        "persistentVolumeClaimRetentionPolicy",
+        json!({ "whenDeleted": "Retain", "whenScaled": "Retain" }),
+    );
+    set_default(spec, "updateStrategy", json!({ "type": "RollingUpdate" }));
+    let strategy = &mut spec["updateStrategy"];
+    set_default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" {
+        set_default(strategy, "rollingUpdate", json!({}));
+        set_default(&mut strategy["rollingUpdate"], "partition", json!(0));
+    }
+    pod_template(&mut spec["template"]);
+}
+
+/// `SetDefaults_DaemonSet` (apps/v1).
+fn daemonset(obj: &mut Value) {
+    let spec = &mut obj["spec"];
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    set_default(spec, "updateStrategy", json!({ "type": "RollingUpdate" }));
+    let strategy = &mut spec["updateStrategy"];
+    set_default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" {
+        set_default(strategy, "rollingUpdate", json!({}));
+        set_default(&mut strategy["rollingUpdate"], "maxUnavailable", json!(1));
+        set_default(&mut strategy["rollingUpdate"], "maxSurge", json!(0));
+    }
+    pod_template(&mut spec["template"]);
+}
+
+/// `SetDefaults_Job` (batch/v1): one completion, one at a time, six retries.
+fn job(obj: &mut Value) {
+    let spec = &mut obj["spec"];
+    if !spec.is_object() {
+        return;
+    }
+    if spec["completions"].is_null() && spec["parallelism"].is_null() {
+        spec["completions"] = json!(1);
+    }
+    set_default(spec, "parallelism", json!(1));
+    set_default(spec, "backoffLimit", json!(6));
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
+    if spec["podFailurePolicy"].is_null() {
+        set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    }
+    pod_template(&mut spec["template"]);
+}
+
+/// The labels the Job controller selects its pods by.
+pub const JOB_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+
+/// A new Job's selector and template labels, from its uid (the job
+/// strategy's `generateSelector`, unless `manualSelector`), and its own
+/// labels from the template's when it has none. Runs once the uid is known.
+pub fn job_selector(obj: &mut Value) {
+    if obj["spec"]["manualSelector"] == true || !obj["spec"].is_object() {
+        return;
+    }
+    let uid = obj["metadata"]["uid"].clone();
+    let name = obj["metadata"]["name"].clone();
+    let template = &mut obj["spec"]["template"];
+    if !template["metadata"].is_object() {
+        template["metadata"] = json!({});
+    }
+    if !template["metadata"]["labels"].is_object() {
+        template["metadata"]["labels"] = json!({});
+    }
+    let labels = &mut template["metadata"]["labels"];
+    for (k, v) in [
+        (JOB_UID_LABEL, &uid),
+        (JOB_NAME_LABEL, &name),
+        ("controller-uid", &uid),
+        ("job-name", &name),
+    ] {
+        labels[k] = v.clone();
+    }
+    let labels = labels.clone();
+    obj["spec"]["selector"] = json!({ "matchLabels": { JOB_UID_LABEL: uid } });
+    if obj["metadata"]["labels"]
+        .as_object()
+        .is_none_or(|m| m.is_empty())
+    {
+        obj["metadata"]["labels"] = labels;
+    }
 }
 
 fn pod_template(template: &mut Value) {
@@ -201,6 +304,37 @@ mod tests {
         let cs = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(cs[0]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(cs[1]["imagePullPolicy"], "Always");
+    }
+
+    #[test]
+    fn workload_defaults_are_upstream_ones() {
+        let a = Allocator::default();
+        let mut sts = json!({"spec": {"template": {"spec": {"containers": []}}}});
+        apply("StatefulSet", &mut sts, &a);
+        assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady");
+        assert_eq!(
+            sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"],
+            0
+        );
+        let mut ds = json!({"spec": {"updateStrategy": {"type": "OnDelete"}}});
+        apply("DaemonSet", &mut ds, &a);
+        assert!(ds["spec"]["updateStrategy"].get("rollingUpdate").is_none());
+        let mut job = json!({"metadata": {"name": "j", "uid": "u-1"}, "spec": {"template": {"spec": {"containers": []}}}});
+        apply("Job", &mut job, &a);
+        assert_eq!(job["spec"]["completions"], 1);
+        assert_eq!(job["spec"]["parallelism"], 1);
+        assert_eq!(job["spec"]["backoffLimit"], 6);
+        job_selector(&mut job);
+        assert_eq!(job["spec"]["selector"]["matchLabels"][JOB_UID_LABEL], "u-1");
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "j"
+        );
+        assert_eq!(job["metadata"]["labels"][JOB_NAME_LABEL], "j");
+        // Parallelism alone leaves completions unset: a work queue.
+        let mut queue = json!({"spec": {"parallelism": 3}});
+        apply("Job", &mut queue, &a);
+        assert!(queue["spec"].get("completions").is_none());
     }
 
     #[test]

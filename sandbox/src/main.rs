@@ -30,7 +30,8 @@ enum Command {
     #[command(after_help = "Examples:
   kube-sandbox serve --kubeconfig /tmp/sandbox.yaml --demo
   KUBECONFIG=/tmp/sandbox.yaml kubectl get deploy,svc,httproutes
-  kube-sandbox serve --kubeconfig k.yaml --apply app.yaml --fault status=503,verb=patch,resource=services,count=1")]
+  kube-sandbox serve --kubeconfig k.yaml --apply app.yaml --fault status=503,verb=patch,resource=services,count=1
+  kube-sandbox serve --kubeconfig k.yaml --nodes 3 --image-fail '*:broken=crashloop'")]
     Serve(Box<Serve>),
     Completion(completion::Completion),
 }
@@ -89,6 +90,19 @@ struct Serve {
     /// Added to every write, as an etcd round trip costs a real API server.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     write_latency: Duration,
+    /// How many Nodes: sandbox-node, sandbox-node-2, ... (DaemonSets run a pod on each).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    nodes: u16,
+    /// Fail containers whose image matches GLOB (`*`, `?`; first match wins;
+    /// the sandbox.switchyard.dev/fail annotation wins over it) with MODE:
+    /// crashloop, oom, imagepull, config, unready or unschedulable, e.g.
+    /// '*:broken=crashloop' (repeatable).
+    #[arg(long, value_name = "GLOB=MODE", value_parser = parse_image_fail)]
+    image_fail: Vec<kube_sandbox::controllers::kubelet::ImageFailure>,
+}
+
+fn parse_image_fail(s: &str) -> Result<kube_sandbox::controllers::kubelet::ImageFailure, String> {
+    kube_sandbox::controllers::kubelet::ImageFailure::parse(s)
 }
 
 fn parse_token(s: &str) -> Result<(String, String), String> {
@@ -142,6 +156,8 @@ async fn serve(args: Serve) -> Result<()> {
             endpoints_delay: args.endpoints_delay,
             termination_grace_cap: args.termination_grace,
             write_latency: args.write_latency,
+            nodes: args.nodes.into(),
+            image_failures: args.image_fail,
             ..Settings::default()
         },
         ..Options::default()

@@ -191,14 +191,47 @@ pub static RESOURCES: &[ResourceType] = &[
             true,
         )
     },
-    // Stored and served (`kubectl create job|cronjob`), but no controller
-    // runs them: the tools never create Jobs.
+    ResourceType {
+        short_names: &["sts"],
+        categories: &["all"],
+        status: true,
+        scale: true,
+        generation: true,
+        ..rt(
+            "apps",
+            "v1",
+            "statefulsets",
+            "statefulset",
+            "StatefulSet",
+            true,
+        )
+    },
+    ResourceType {
+        short_names: &["ds"],
+        categories: &["all"],
+        status: true,
+        generation: true,
+        ..rt("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true)
+    },
+    // The template history of StatefulSets and DaemonSets, written by their
+    // controllers (`controllers::history`); `kubectl rollout undo` reads it.
+    rt(
+        "apps",
+        "v1",
+        "controllerrevisions",
+        "controllerrevision",
+        "ControllerRevision",
+        true,
+    ),
+    // Jobs run (`controllers::job`).
     ResourceType {
         categories: &["all"],
         status: true,
         generation: true,
         ..rt("batch", "v1", "jobs", "job", "Job", true)
     },
+    // Stored and served (`kubectl create cronjob`), but no controller runs
+    // them: nothing makes Jobs of a schedule.
     ResourceType {
         short_names: &["cj"],
         categories: &["all"],

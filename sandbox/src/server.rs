@@ -368,7 +368,7 @@ pub fn rolled_out(d: &Value) -> bool {
 }
 
 /// Namespaces every cluster has, the bootstrap RBAC every user relies on
-/// (`system:basic-user`), the Node, then the demo and `--apply` manifests.
+/// (`system:basic-user`), the Nodes, then the demo and `--apply` manifests.
 fn seed(cluster: &Arc<Cluster>, opts: &Options) -> Result<()> {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         apply_yaml(
@@ -381,14 +381,21 @@ fn seed(cluster: &Arc<Cluster>, opts: &Options) -> Result<()> {
     let now = jiff::Timestamp::now();
     let version = crate::api::discovery::version();
     let kubelet = version["gitVersion"].as_str().unwrap_or("");
-    let node = crate::node::object(&now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(), kubelet);
-    cluster
-        .store
-        .create(nodes, node, false)
-        .map_err(|e| anyhow::anyhow!("seeding the node: {}", e.message))?;
-    let lease = crate::node::lease(&now.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string());
-    api::objects::apply_manifest(cluster, lease)
-        .map_err(|e| anyhow::anyhow!("seeding the node lease: {}", e.message))?;
+    for name in crate::node::names(cluster.settings.nodes) {
+        let node = crate::node::node_object(
+            &name,
+            &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            kubelet,
+        );
+        cluster
+            .store
+            .create(nodes, node, false)
+            .map_err(|e| anyhow::anyhow!("seeding node {name}: {}", e.message))?;
+        let lease =
+            crate::node::node_lease(&name, &now.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string());
+        api::objects::apply_manifest(cluster, lease)
+            .map_err(|e| anyhow::anyhow!("seeding the lease of node {name}: {}", e.message))?;
+    }
     let mut docs = vec![crate::rbac::BOOTSTRAP.to_string()];
     if opts.demo {
         docs.push(include_str!("../demo/demo.yaml").to_string());

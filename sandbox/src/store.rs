@@ -296,6 +296,10 @@ impl Store {
         } else {
             meta.remove("generation");
         }
+        if storage.group == "batch" && storage.plural == "jobs" {
+            // The job strategy selects the Job's pods by its uid, known only now.
+            crate::defaults::job_selector(&mut obj);
+        }
         let obj = Arc::new(obj);
         if !dry_run {
             inner
@@ -386,10 +390,15 @@ impl Store {
         if compare(&new) == compare(&old) {
             return Ok(old);
         }
+        // A pod still in its grace period stays when its last finalizer goes:
+        // its kubelet's final delete removes it (`shouldDeleteDuringUpdate`).
         let finalized = new["metadata"].get("deletionTimestamp").is_some()
             && new["metadata"]["finalizers"]
                 .as_array()
-                .is_none_or(|f| f.is_empty());
+                .is_none_or(|f| f.is_empty())
+            && new["metadata"]["deletionGracePeriodSeconds"]
+                .as_i64()
+                .is_none_or(|g| g == 0);
         if dry_run {
             return Ok(Arc::new(new));
         }
@@ -500,7 +509,7 @@ impl Store {
             .tables
             .get_mut(&table_key(storage))
             .expect("every type has a table");
-        let kind = if graceful && !has_finalizers {
+        let kind = if graceful {
             if old["metadata"].get("deletionTimestamp").is_some() {
                 // Already terminating: a second delete changes nothing.
                 return Ok(old);
@@ -513,7 +522,28 @@ impl Store {
             ChangeKind::Modified
         } else if has_finalizers {
             if old["metadata"].get("deletionTimestamp").is_some() {
-                return Ok(old);
+                if grace_seconds != Some(0)
+                    || old["metadata"]["deletionGracePeriodSeconds"].as_i64() == Some(0)
+                {
+                    return Ok(old);
+                }
+                // The kubelet's final delete of a pod that a finalizer holds
+                // (a Job's): it stays, with no grace left, until the finalizer goes.
+                last["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                table.insert(key, Arc::new(last.clone()));
+                let last = Arc::new(last);
+                self.commit(
+                    &mut inner,
+                    Change {
+                        rv,
+                        res: storage,
+                        kind: ChangeKind::Modified,
+                        object: last.clone(),
+                        old: Some(old),
+                        encoded: Default::default(),
+                    },
+                );
+                return Ok(last);
             }
             last["metadata"]["deletionTimestamp"] = json!(now());
             last["metadata"]["deletionGracePeriodSeconds"] = json!(0);

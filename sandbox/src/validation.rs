@@ -152,6 +152,51 @@ fn check_workload(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
     check_containers(&spec["template"]["spec"], "spec.template.spec", causes);
 }
 
+/// A Job's pods run to completion, and its template is fixed once created
+/// (the job strategy's `ValidateJobUpdate`).
+fn check_job(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
+    let spec = &obj["spec"];
+    let policy = &spec["template"]["spec"]["restartPolicy"];
+    if policy != "Never" && policy != "OnFailure" {
+        causes.push((
+            "spec.template.spec.restartPolicy".into(),
+            format!("Unsupported value: {policy}: supported values: \"OnFailure\", \"Never\""),
+        ));
+    }
+    for field in [
+        "parallelism",
+        "completions",
+        "backoffLimit",
+        "activeDeadlineSeconds",
+    ] {
+        if spec[field].as_i64().is_some_and(|n| n < 0) {
+            causes.push((
+                format!("spec.{field}"),
+                format!(
+                    "Invalid value: {}: must be greater than or equal to 0",
+                    spec[field]
+                ),
+            ));
+        }
+    }
+    check_labels(
+        &spec["template"]["metadata"],
+        "spec.template.metadata.labels",
+        causes,
+    );
+    check_containers(&spec["template"]["spec"], "spec.template.spec", causes);
+    if let Some(old) = old {
+        for field in ["template", "selector", "completions"] {
+            if old["spec"][field] != spec[field] {
+                causes.push((
+                    format!("spec.{field}"),
+                    format!("Invalid value: {}: field is immutable", spec[field]),
+                ));
+            }
+        }
+    }
+}
+
 fn check_service(obj: &Value, old: Option<&Value>, causes: &mut Causes) {
     let spec = &obj["spec"];
     let headless = spec["clusterIP"] == "None";
@@ -236,7 +281,10 @@ pub fn validate(res: &ResourceType, obj: &Value, old: Option<&Value>) -> Result<
         ));
     }
     match res.kind {
-        "Deployment" | "ReplicaSet" => check_workload(obj, old, &mut causes),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
+            check_workload(obj, old, &mut causes)
+        }
+        "Job" => check_job(obj, old, &mut causes),
         "Pod" => check_containers(&obj["spec"], "spec", &mut causes),
         "Service" => check_service(obj, old, &mut causes),
         "HTTPRoute" => check_route(obj, &mut causes),

@@ -188,3 +188,132 @@ async fn a_missing_target_is_a_precondition_error() {
     assert_eq!(classify(&e), Exit::Precondition);
     assert!(e.to_string().contains("deployment nope not found"), "{e}");
 }
+
+async fn apply(client: &Client, kind: Kind, obj: Value) {
+    let ar = kind.api_resource();
+    kube::Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(obj).unwrap(),
+        )
+        .await
+        .expect("created");
+}
+
+fn job(name: &str, annotations: Value) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": { "name": name, "namespace": NS },
+        "spec": {
+            "backoffLimit": 1,
+            "template": {
+                "metadata": { "annotations": annotations },
+                "spec": { "restartPolicy": "Never", "containers": [{ "name": "migrate", "image": "migrate:1" }] },
+            },
+        },
+    })
+}
+
+#[tokio::test]
+async fn jobs_complete_or_fail_with_the_controllers_reason_and_the_pods_exit_code() {
+    let (_sandbox, client) = start().await;
+    apply(&client, Kind::Job, job("ok", json!({}))).await;
+    apply(
+        &client,
+        Kind::Job,
+        job("bad", json!({ "sandbox.switchyard.dev/fail": "crashloop" })),
+    )
+    .await;
+    let t = |n: &str| Target::new(Kind::Job, NS, n);
+    let done = wait_all(&client, &[t("ok")], Some(Duration::from_secs(60)), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(done[0].verdict, Verdict::Done, "{done:?}");
+    assert_eq!(done[0].summary, "job/ok: 1/1 succeeded, 0 active, 0 failed");
+    let failed = wait_all(&client, &[t("bad")], Some(Duration::from_secs(60)), &|_| {})
+        .await
+        .unwrap();
+    let Verdict::Failed {
+        pod,
+        reason,
+        message,
+    } = &failed[0].verdict
+    else {
+        panic!("{failed:?}")
+    };
+    assert_eq!(reason, "BackoffLimitExceeded");
+    assert!(
+        pod.as_deref().is_some_and(|p| p.starts_with("bad-")),
+        "{pod:?}"
+    );
+    assert!(
+        message.contains("container migrate: Error (exit code 1)"),
+        "{message}"
+    );
+    assert_eq!(failed[0].container.as_deref(), Some("migrate"));
+}
+
+#[tokio::test]
+async fn statefulsets_and_daemonsets_are_followed_with_the_deployments() {
+    let (_sandbox, client) = start().await;
+    create(&client, "api", 1, json!({})).await;
+    apply(
+        &client,
+        Kind::StatefulSet,
+        json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": { "name": "db", "namespace": NS },
+            "spec": {
+                "replicas": 2, "serviceName": "db",
+                "selector": { "matchLabels": { "app": "db" } },
+                "template": { "metadata": { "labels": { "app": "db" } }, "spec": { "containers": [{ "name": "db", "image": "db:1" }] } },
+            },
+        }),
+    )
+    .await;
+    apply(
+        &client,
+        Kind::DaemonSet,
+        json!({
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": { "name": "agent", "namespace": NS },
+            "spec": {
+                "selector": { "matchLabels": { "app": "agent" } },
+                "template": { "metadata": { "labels": { "app": "agent" } }, "spec": { "containers": [{ "name": "agent", "image": "agent:1" }] } },
+            },
+        }),
+    )
+    .await;
+    let targets = [
+        Target::new(Kind::StatefulSet, NS, "db"),
+        Target::new(Kind::Deployment, NS, "api"),
+        Target::new(Kind::DaemonSet, NS, "agent"),
+    ];
+    let outcomes = wait_all(&client, &targets, Some(Duration::from_secs(60)), &|_| {})
+        .await
+        .unwrap();
+    let summaries: Vec<(&Verdict, &str, Option<&str>)> = outcomes
+        .iter()
+        .map(|o| (&o.verdict, o.summary.as_str(), o.revision.as_deref()))
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            (
+                &Verdict::Done,
+                "statefulset/db: 2/2 ready, 2 updated",
+                Some("1")
+            ),
+            (
+                &Verdict::Done,
+                "deployment/api: 1/1 ready, 1 updated, 1 available",
+                Some("1")
+            ),
+            (
+                &Verdict::Done,
+                "daemonset/agent: 1/1 updated, 1 available",
+                Some("1")
+            ),
+        ]
+    );
+}

@@ -10,6 +10,7 @@ const HEALTH_WAIT: &str = env!("CARGO_BIN_EXE_deploy-health-wait");
 const ROLLBACK: &str = env!("CARGO_BIN_EXE_deploy-rollback");
 const NOTIFY: &str = env!("CARGO_BIN_EXE_deploy-notify");
 const APPLY: &str = env!("CARGO_BIN_EXE_deploy-apply");
+const ROLLOUT: &str = env!("CARGO_BIN_EXE_deploy-rollout");
 
 /// Apps in unexpected shapes, next to the demo's.
 const ODD_SHAPES: &str = r#"
@@ -132,6 +133,11 @@ fn bad_input_to_the_steps_changes_nothing() {
         (WEIGHT, vec!["--app", "Shop_1", "--weight", "30"], 2, "invalid app name"),
         (HEALTH_WAIT, vec!["--app", "Web_App", "--color", "green"], 2, "invalid app name"),
         (ROLLBACK, vec!["--app", "WEB"], 2, "invalid app name"),
+        (ROLLOUT, vec!["--deployment", "Web_App", "--image", "x:1"], 2, "invalid app name"),
+        (ROLLOUT, vec!["--deployment", "web-blue", "--image", "Bad_Name=x:1"], 2, "is not a container name"),
+        (ROLLOUT, vec!["--deployment", "web-blue", "--image", "x:1", "--timeout", "9999999999999999h"], 2, "longer than the maximum, 168h"),
+        (ROLLOUT, vec!["--deployment", "nope", "--image", "x:1"], 3, "deployment nope not found"),
+        (ROLLOUT, vec!["--deployment", "web-blue", "--image", "x:1", "-n", "nowhere"], 5, "in the namespace \"nowhere\""),
         // Weights.
         (WEIGHT, vec!["--app", "shop", "--weight", "-1"], 2, "invalid weight"),
         (WEIGHT, vec!["--app", "shop", "--weight", "101"], 2, "invalid weight"),
@@ -264,6 +270,7 @@ fn bad_input_still_writes_the_result_file() {
         (HEALTH_WAIT, vec!["--app".into(), "web".into(), "--color".into(), "green".into(), "--timeout".into(), "9999999999999999h".into(), "--result-file".into(), file("r4.json")], "168h"),
         (ROLLBACK, vec!["--app".into(), "WEB".into(), "--result-file".into(), file("r5.json")], "invalid app name"),
         (NOTIFY, vec!["--provider".into(), "pigeon".into(), "--result-file".into(), file("r6.json")], "pigeon"),
+        (ROLLOUT, vec!["--deployment".into(), "web-blue".into(), "--restart".into(), "--image".into(), "x:1".into(), "--result-file".into(), file("r7.json")], "cannot be used with"),
     ];
     for (bin, args, says) in cases {
         let path = args

@@ -9,6 +9,7 @@ mod notify;
 mod proxy;
 mod races;
 mod rollback;
+mod rollout;
 mod secrets;
 mod signals;
 mod switch;

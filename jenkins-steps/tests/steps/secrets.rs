@@ -12,6 +12,7 @@ const WEIGHT: &str = env!("CARGO_BIN_EXE_deploy-weight");
 const ROLLBACK: &str = env!("CARGO_BIN_EXE_deploy-rollback");
 const NOTIFY: &str = env!("CARGO_BIN_EXE_deploy-notify");
 const APPLY: &str = env!("CARGO_BIN_EXE_deploy-apply");
+const ROLLOUT: &str = env!("CARGO_BIN_EXE_deploy-rollout");
 
 #[test]
 fn no_step_leaks_a_secret_at_any_verbosity() {
@@ -67,6 +68,25 @@ fn no_step_leaks_a_secret_at_any_verbosity() {
             (ROLLBACK, vec!["--app", "nope"], Some(3)),
             (WEIGHT, vec!["--app", "shop", "--weight", "20"], Some(0)),
             (WEIGHT, vec!["--app", "shop", "--weight", "200"], Some(2)),
+            (
+                ROLLOUT,
+                vec![
+                    "--deployment",
+                    "web-blue",
+                    "--image",
+                    "example/web:2",
+                    "--timeout",
+                    "30s",
+                    "--junit",
+                    j,
+                ],
+                Some(0),
+            ),
+            (
+                ROLLOUT,
+                vec!["--deployment", "nope", "--image", "x:1", "--junit", j],
+                Some(3),
+            ),
             (NOTIFY, notify("discord", "DISCORD_WEBHOOK"), Some(0)),
             (NOTIFY, notify("slack", "SLACK_WEBHOOK"), Some(0)),
             (NOTIFY, notify("teams", "TEAMS_WEBHOOK"), Some(0)),
@@ -91,14 +111,15 @@ fn no_step_leaks_a_secret_at_any_verbosity() {
             ),
             (NOTIFY, notify("slack", "NO_SUCH_VARIABLE"), Some(2)),
         ];
-        // A write the API server refuses, for the failure path through kube.
-        runs.push((SWITCH, vec!["--app", "web"], Some(1)));
         // deploy-apply: validated against discovery only, then applied
         // (created, later unchanged), Secrets among the objects.
         runs.push((APPLY, vec!["-f", &manifests, "--dry-run=client"], Some(0)));
         runs.push((APPLY, vec!["-f", &manifests], Some(0)));
+        // A write the API server refuses, for the failure path through kube.
+        runs.push((SWITCH, vec!["--app", "web"], Some(1)));
+        let last_run = runs.len() - 1;
         for (i, (bin, args, code)) in runs.into_iter().enumerate() {
-            let last = i == 15;
+            let last = i == last_run;
             if last {
                 fault(
                     &p.cluster,

@@ -11,6 +11,7 @@ use crate::{annotate_template, result_file};
 
 const HEALTH_WAIT: &str = env!("CARGO_BIN_EXE_deploy-health-wait");
 const SWITCH: &str = env!("CARGO_BIN_EXE_deploy-switch");
+const ROLLOUT: &str = env!("CARGO_BIN_EXE_deploy-rollout");
 
 /// How long a signalled step may take to release its lease and exit.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
@@ -131,6 +132,45 @@ fn a_signal_during_switch_verification_leaves_the_switch_done() {
         assert_eq!(
             c.consistent_colors("default", "web"),
             ("green".into(), "blue".into())
+        );
+    }
+}
+
+/// A signal while deploy-rollout follows its rollout: the write is done (the
+/// new image stays, the controller rolls it on), the wait stops, and the
+/// workload's Lease is released.
+#[test]
+fn a_signal_while_following_a_rollout_stops_it_and_releases_the_lease() {
+    for sig in SIGNALS {
+        let c = TestCluster::demo();
+        annotate_template(&c, "web-green", "sandbox.switchyard.dev/ready-after", "10m");
+        let message = interrupt(
+            &c,
+            ROLLOUT,
+            &[
+                "--deployment",
+                "web-green",
+                "--image",
+                "example/web:9",
+                "--undo-on-failure",
+                "--timeout",
+                "5m",
+            ],
+            "deployment/web-green: web example/web:1.1 → example/web:9",
+            sig,
+        );
+        assert!(!message.is_empty());
+        assert!(
+            !c.lease_held("default", "web-green"),
+            "SIG{} left the lease",
+            sig.0
+        );
+        let d = c
+            .object("apps", "deployments", "default", "web-green")
+            .unwrap();
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "example/web:9"
         );
     }
 }

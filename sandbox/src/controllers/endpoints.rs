@@ -147,7 +147,7 @@ impl Reconciler for EndpointsController {
                     "addresses": [p["status"]["podIP"]],
                     "conditions": { "ready": serving && !terminating, "serving": serving, "terminating": terminating },
                     "targetRef": target_ref(p),
-                    "nodeName": NODE_NAME,
+                    "nodeName": p["spec"]["nodeName"].as_str().unwrap_or(NODE_NAME),
                 })
             })
             .collect();
@@ -186,7 +186,7 @@ impl Reconciler for EndpointsController {
         // Legacy Endpoints: ready and not-ready addresses in one subset;
         // terminating pods are left out, as the endpoints controller does.
         pods.retain(|p| p["metadata"].get("deletionTimestamp").is_none());
-        let addr = |p: &Value| json!({ "ip": p["status"]["podIP"], "nodeName": NODE_NAME, "targetRef": target_ref(p) });
+        let addr = |p: &Value| json!({ "ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"].as_str().unwrap_or(NODE_NAME), "targetRef": target_ref(p) });
         let ready: Vec<Value> = pods
             .iter()
             .filter(|p| pod_is_ready(p))

@@ -42,7 +42,13 @@ pub async fn run(cluster: Arc<Cluster>) {
                 // Only types that own things here.
                 if matches!(
                     c.res.plural,
-                    "deployments" | "replicasets" | "services" | "pods"
+                    "deployments"
+                        | "replicasets"
+                        | "statefulsets"
+                        | "daemonsets"
+                        | "jobs"
+                        | "services"
+                        | "pods"
                 ) {
                     collect(&cluster, &c);
                 }

@@ -8,6 +8,21 @@
 //!   `unready` (Running, never Ready), `unschedulable` (PodScheduled=False).
 //! - `sandbox.switchyard.dev/ready-after: 2s`: Ready that long after creation.
 //! - `sandbox.switchyard.dev/health: down`: Ready, but the service proxy answers 503.
+//!
+//! Without the annotation, `kube-sandbox serve --image-fail GLOB=MODE`
+//! ([`Settings::image_failures`](crate::Settings)) picks the mode by image:
+//! the first rule whose glob (`*`, `?`) matches a container's image, as a
+//! real cluster fails an image that cannot run.
+//!
+//! Pods whose `restartPolicy` is `Never` or `OnFailure` (a Job's) run to
+//! completion: Running (and Ready) at `ready_delay`, then their containers
+//! exit 0 after `sandbox.switchyard.dev/run-for` (default: `ready_delay`)
+//! and the pod is Succeeded. Under `Never`, `crashloop` and `oom` make the
+//! container exit 1 (`Error`) or 137 (`OOMKilled`) once started, and the pod
+//! Failed; under `OnFailure` they crash-loop in place, restarts counted.
+//! Pods run on the node their `spec.nodeName` names; an unbound pod is bound
+//! to the node its node affinity names (a DaemonSet's), else a bare pod to
+//! the first node, as the scheduler would.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,8 +39,83 @@ use crate::store::{Change, ChangeKind, Key, now};
 pub const FAIL_ANNOTATION: &str = "sandbox.switchyard.dev/fail";
 pub const READY_AFTER_ANNOTATION: &str = "sandbox.switchyard.dev/ready-after";
 pub const HEALTH_ANNOTATION: &str = "sandbox.switchyard.dev/health";
+pub const RUN_FOR_ANNOTATION: &str = "sandbox.switchyard.dev/run-for";
 pub const NODE_NAME: &str = "sandbox-node";
-const HOST_IP: &str = "172.18.0.2";
+
+/// The failure modes `sandbox.switchyard.dev/fail` and `--image-fail` take.
+pub const MODES: &[&str] = &[
+    "crashloop",
+    "oom",
+    "imagepull",
+    "config",
+    "unready",
+    "unschedulable",
+];
+
+/// One `--image-fail GLOB=MODE` rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageFailure {
+    /// An image reference pattern: `*` any run of characters, `?` one.
+    pub glob: String,
+    /// One of [`MODES`].
+    pub mode: String,
+}
+
+impl ImageFailure {
+    /// Parses `GLOB=MODE`, e.g. `*:broken=crashloop`.
+    pub fn parse(spec: &str) -> Result<ImageFailure, String> {
+        let Some((glob, mode)) = spec.rsplit_once('=') else {
+            return Err(format!(
+                "{spec:?} is not GLOB=MODE (e.g. '*:broken=crashloop')"
+            ));
+        };
+        if glob.is_empty() {
+            return Err(format!("{spec:?}: the image glob is empty"));
+        }
+        if !MODES.contains(&mode) {
+            return Err(format!(
+                "{spec:?}: unknown mode {mode:?} (one of {})",
+                MODES.join(", ")
+            ));
+        }
+        Ok(ImageFailure {
+            glob: glob.to_string(),
+            mode: mode.to_string(),
+        })
+    }
+
+    pub fn matches(&self, image: &str) -> bool {
+        glob_match(self.glob.as_bytes(), image.as_bytes())
+    }
+}
+
+/// `*` matches any run of bytes, `?` one byte; everything else itself.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(c) if *c == b'?' || *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                // Let the last `*` take one more byte.
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
 
 /// Ready condition is True.
 pub fn pod_is_ready(pod: &Value) -> bool {
@@ -50,16 +140,37 @@ enum Mode {
     Unschedulable,
 }
 
-fn mode(pod: &Value) -> Mode {
-    match pod["metadata"]["annotations"][FAIL_ANNOTATION].as_str() {
-        Some("crashloop") => Mode::CrashLoop,
-        Some("oom") => Mode::Oom,
-        Some("imagepull") => Mode::ImagePull,
-        Some("config") => Mode::Config,
-        Some("unready") => Mode::Unready,
-        Some("unschedulable") => Mode::Unschedulable,
-        _ => Mode::Normal,
+fn parse_mode(s: &str) -> Option<Mode> {
+    Some(match s {
+        "crashloop" => Mode::CrashLoop,
+        "oom" => Mode::Oom,
+        "imagepull" => Mode::ImagePull,
+        "config" => Mode::Config,
+        "unready" => Mode::Unready,
+        "unschedulable" => Mode::Unschedulable,
+        _ => return None,
+    })
+}
+
+/// The pod's failure mode: its annotation's, else that of the first rule
+/// matching one of its containers' images, else none.
+fn mode(pod: &Value, rules: &[ImageFailure]) -> Mode {
+    if let Some(m) = pod["metadata"]["annotations"][FAIL_ANNOTATION]
+        .as_str()
+        .and_then(parse_mode)
+    {
+        return m;
     }
+    let images = ["initContainers", "containers"]
+        .into_iter()
+        .flat_map(|f| pod["spec"][f].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["image"].as_str().map(String::from));
+    for image in images {
+        if let Some(r) = rules.iter().find(|r| r.matches(&image)) {
+            return parse_mode(&r.mode).unwrap_or(Mode::Normal);
+        }
+    }
+    Mode::Normal
 }
 
 #[derive(Default)]
@@ -157,10 +268,11 @@ impl Kubelet {
         );
         if status["podIP"].is_null() {
             let ip = cluster.alloc.pod_ip();
+            let host = crate::node::internal_ip(pod["spec"]["nodeName"].as_str().unwrap_or(""));
             status["podIP"] = json!(ip);
             status["podIPs"] = json!([{ "ip": ip }]);
-            status["hostIP"] = json!(HOST_IP);
-            status["hostIPs"] = json!([{ "ip": HOST_IP }]);
+            status["hostIP"] = json!(host);
+            status["hostIPs"] = json!([{ "ip": host }]);
             status["startTime"] = json!(ts);
         }
         let ready_delay = cluster.settings.ready_delay;
@@ -174,6 +286,23 @@ impl Kubelet {
                 .unwrap_or(0)
         };
         let waiting = |reason: &str, message: &str| json!({ "waiting": { "reason": reason, "message": message } });
+        // Run to completion: the containers exit, and the pod is done.
+        let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+        let run_for = pod["metadata"]["annotations"][RUN_FOR_ANNOTATION]
+            .as_str()
+            .and_then(|d| parse_duration(d).ok())
+            .unwrap_or(ready_delay);
+        let exit = match (policy, mode) {
+            ("Never" | "OnFailure", Mode::Normal) => Some((start_at + run_for, 0, "Completed")),
+            ("Never", Mode::CrashLoop) => Some((start_at, 1, "Error")),
+            ("Never", Mode::Oom) => Some((start_at, 137, "OOMKilled")),
+            _ => None,
+        };
+        if let Some((at, code, reason)) = exit
+            && age >= at
+        {
+            return (Self::finished(pod, status, code, reason, &ts), None);
+        }
 
         let (statuses, ready, next): (Vec<Value>, bool, Option<Duration>) = if age < start_at
             && !matches!(mode, Mode::ImagePull | Mode::Config)
@@ -290,7 +419,11 @@ impl Kubelet {
                             )
                         })
                         .collect();
-                    let next = (mode == Mode::Normal && !ready).then(|| ready_at - age);
+                    let mut next = (mode == Mode::Normal && !ready).then(|| ready_at - age);
+                    if let Some((at, _, _)) = exit {
+                        let left = at.saturating_sub(age);
+                        next = Some(next.map_or(left, |n| n.min(left)));
+                    }
                     (s, ready, next)
                 }
             }
@@ -329,6 +462,67 @@ impl Kubelet {
 }
 
 impl Kubelet {
+    /// The status of a pod whose containers exited with `code`: Succeeded
+    /// (0) or Failed, every container terminated, the pod not Ready, as the
+    /// kubelet reports a finished pod.
+    fn finished(pod: &Value, mut status: Value, code: i64, reason: &str, ts: &str) -> Value {
+        let containers = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let old = pod["status"]["containerStatuses"].clone();
+        let statuses: Vec<Value> = containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let name = c["name"].as_str().unwrap_or("");
+                let started = old[i]["state"]["running"]["startedAt"]
+                    .as_str()
+                    .unwrap_or(ts)
+                    .to_string();
+                let restarts = old[i]["restartCount"].as_u64().unwrap_or(0);
+                let mut s = container_status(
+                    c,
+                    json!({ "terminated": {
+                        "exitCode": code, "reason": reason, "startedAt": started, "finishedAt": ts,
+                        "containerID": format!("containerd://{:064x}", fxhash(&format!("{name}{restarts}"))),
+                    }}),
+                    false,
+                    restarts,
+                    json!({}),
+                );
+                s["containerID"] = json!(format!(
+                    "containerd://{:064x}",
+                    fxhash(&format!("{name}{restarts}"))
+                ));
+                s
+            })
+            .collect();
+        let ok = code == 0;
+        status["phase"] = json!(if ok { "Succeeded" } else { "Failed" });
+        let why = if ok { "PodCompleted" } else { "PodFailed" };
+        let conds = &mut status["conditions"];
+        set_condition(
+            conds,
+            cond("PodReadyToStartContainers", false, None, None),
+            ts,
+        );
+        set_condition(conds, cond("ContainersReady", false, Some(why), None), ts);
+        set_condition(conds, cond("Ready", false, Some(why), None), ts);
+        status["containerStatuses"] = json!(statuses);
+        if let Some(cs) = status["conditions"].as_array_mut() {
+            let order = [
+                "PodReadyToStartContainers",
+                "Initialized",
+                "Ready",
+                "ContainersReady",
+                "PodScheduled",
+            ];
+            cs.sort_by_key(|c| order.iter().position(|o| c["type"] == *o).unwrap_or(9));
+        }
+        status
+    }
+
     /// A pod being deleted: its containers get SIGTERM and the grace period
     /// (`deletionGracePeriodSeconds`, capped by the sandbox's
     /// `termination_grace_cap`) to stop; then the kubelet deletes the pod for
@@ -429,14 +623,24 @@ impl Reconciler for Kubelet {
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {
         let pods = res("", "pods");
-        let pod = cluster.store.get(pods, ns, name)?;
-        if pod["spec"]["nodeName"].is_null() && pod["metadata"]["ownerReferences"].is_null() {
-            // A bare pod: schedule it onto the one node.
-            let _ = cluster.store.update(pods, ns, name, false, |cur| {
-                let mut n = (**cur).clone();
-                n["spec"]["nodeName"] = json!(NODE_NAME);
-                Ok(n)
+        let mut pod = cluster.store.get(pods, ns, name)?;
+        if pod["spec"]["nodeName"].is_null() {
+            // Schedule: to the node its affinity names (a daemon pod), a bare
+            // pod to the first node.
+            let target = super::daemonset::target_node(&pod).or_else(|| {
+                pod["metadata"]["ownerReferences"]
+                    .is_null()
+                    .then(|| NODE_NAME.to_string())
             });
+            if let Some(node) = target
+                && let Ok(bound) = cluster.store.update(pods, ns, name, false, |cur| {
+                    let mut n = (**cur).clone();
+                    n["spec"]["nodeName"] = json!(node);
+                    Ok(n)
+                })
+            {
+                pod = bound;
+            }
         }
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
         if pod["metadata"].get("deletionTimestamp").is_some() {
@@ -448,7 +652,15 @@ impl Reconciler for Kubelet {
             .unwrap_or_else(|e| e.into_inner())
             .entry(uid)
             .or_insert_with(Instant::now);
-        let (status, next) = Self::status_at(cluster, &pod, mode(&pod), first.elapsed());
+        if matches!(
+            pod["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        ) {
+            // Finished: nothing runs any more.
+            return None;
+        }
+        let mode = mode(&pod, &cluster.settings.image_failures);
+        let (status, next) = Self::status_at(cluster, &pod, mode, first.elapsed());
         if !same_meaning(&pod["status"], &status) {
             let _ = cluster.store.update(pods, ns, name, false, |cur| {
                 let mut n = (**cur).clone();
@@ -476,12 +688,72 @@ mod tests {
     #[test]
     fn failure_modes_from_annotations() {
         let p = |v: &str| json!({"metadata": {"annotations": {FAIL_ANNOTATION: v}}});
-        assert_eq!(mode(&p("crashloop")), Mode::CrashLoop);
-        assert_eq!(mode(&p("imagepull")), Mode::ImagePull);
-        assert_eq!(mode(&p("oom")), Mode::Oom);
-        assert_eq!(mode(&p("config")), Mode::Config);
-        assert_eq!(mode(&p("unready")), Mode::Unready);
-        assert_eq!(mode(&p("unschedulable")), Mode::Unschedulable);
-        assert_eq!(mode(&json!({"metadata": {}})), Mode::Normal);
+        assert_eq!(mode(&p("crashloop"), &[]), Mode::CrashLoop);
+        assert_eq!(mode(&p("imagepull"), &[]), Mode::ImagePull);
+        assert_eq!(mode(&p("oom"), &[]), Mode::Oom);
+        assert_eq!(mode(&p("config"), &[]), Mode::Config);
+        assert_eq!(mode(&p("unready"), &[]), Mode::Unready);
+        assert_eq!(mode(&p("unschedulable"), &[]), Mode::Unschedulable);
+        assert_eq!(mode(&json!({"metadata": {}}), &[]), Mode::Normal);
+        for m in MODES {
+            assert!(parse_mode(m).is_some(), "{m}");
+        }
+    }
+
+    #[test]
+    fn image_rules_pick_a_mode_first_match_and_the_annotation_wins() {
+        let rules = vec![
+            ImageFailure::parse("*:broken=crashloop").unwrap(),
+            ImageFailure::parse("registry.local/*=imagepull").unwrap(),
+            ImageFailure::parse("*=oom").unwrap(),
+        ];
+        let pod = |image: &str, ann: Value| json!({"metadata": {"annotations": ann}, "spec": {"containers": [{"name": "c", "image": image}]}});
+        assert_eq!(mode(&pod("app:broken", json!({})), &rules), Mode::CrashLoop);
+        assert_eq!(
+            mode(&pod("registry.local/app:1", json!({})), &rules),
+            Mode::ImagePull
+        );
+        assert_eq!(
+            mode(&pod("registry.local/app:broken", json!({})), &rules),
+            Mode::CrashLoop
+        );
+        assert_eq!(mode(&pod("app:1", json!({})), &rules), Mode::Oom);
+        assert_eq!(mode(&pod("app:1", json!({})), &rules[..2]), Mode::Normal);
+        let annotated = pod("app:broken", json!({FAIL_ANNOTATION: "unready"}));
+        assert_eq!(mode(&annotated, &rules), Mode::Unready);
+    }
+
+    #[test]
+    fn globs_and_image_rule_specs() {
+        let g = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
+        assert!(g("*", ""));
+        assert!(g("web:?", "web:2"));
+        assert!(!g("web:?", "web:10"));
+        assert!(g("*/app:*", "registry.local/app:1.2"));
+        assert!(g("a*b*c", "axxbyyc"));
+        assert!(!g("a*b*c", "axxbyy"));
+        assert!(!g("web", "web:1"));
+        assert_eq!(
+            ImageFailure::parse("*:broken=crashloop").unwrap(),
+            ImageFailure {
+                glob: "*:broken".into(),
+                mode: "crashloop".into()
+            }
+        );
+        assert!(
+            ImageFailure::parse("nomode")
+                .unwrap_err()
+                .contains("GLOB=MODE")
+        );
+        assert!(
+            ImageFailure::parse("=crashloop")
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            ImageFailure::parse("x=explode")
+                .unwrap_err()
+                .contains("unknown mode \"explode\"")
+        );
     }
 }

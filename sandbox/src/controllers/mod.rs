@@ -1,7 +1,10 @@
 //! Controllers that make the sandbox live, each a level-triggered reconciler
 //! over the store's change feed, as kube-controller-manager's are:
-//! Deployment → ReplicaSet → Pods (a kubelet that plays pod lifecycles,
-//! failures included) → EndpointSlices and Endpoints; and garbage collection.
+//! Deployment → ReplicaSet → Pods, StatefulSet → Pods, DaemonSet → a pod
+//! per Node, Job → Pods that run to completion (a kubelet that plays pod
+//! lifecycles, failures included) → EndpointSlices and Endpoints; the
+//! ControllerRevisions of StatefulSets and DaemonSets (`history`); and
+//! garbage collection.
 //!
 //! They keep a real control plane's timing. A real controller learns of a
 //! change through its informer (a watch, then a handler that queues the key)
@@ -14,11 +17,15 @@
 //! write, so a rollout moves its status in steps, each bumping the
 //! resourceVersion, and a tool's read can land between any two of them.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod gc;
+pub mod history;
+pub mod job;
 pub mod kubelet;
 pub mod replicaset;
+pub mod statefulset;
 pub mod writers;
 
 use std::collections::BTreeMap;
@@ -217,6 +224,9 @@ pub fn spawn_all(cluster: &Arc<Cluster>) {
         deployment::DeploymentController::default(),
     ));
     tokio::spawn(run(cluster.clone(), replicaset::ReplicaSetController));
+    tokio::spawn(run(cluster.clone(), statefulset::StatefulSetController));
+    tokio::spawn(run(cluster.clone(), daemonset::DaemonSetController));
+    tokio::spawn(run(cluster.clone(), job::JobController::default()));
     tokio::spawn(run(cluster.clone(), kubelet::Kubelet::default()));
     tokio::spawn(run(cluster.clone(), endpoints::EndpointsController));
     tokio::spawn(gc::run(cluster.clone()));

@@ -140,7 +140,10 @@ impl Reconciler for ReplicaSetController {
 /// How many of `pods` are available (Ready for at least `min_ready`, from
 /// the Ready condition's lastTransitionTime, as `podutil.IsPodAvailable`
 /// reckons), and when the next one will be.
-fn availability(pods: &[std::sync::Arc<Value>], min_ready: Duration) -> (usize, Option<Duration>) {
+pub(crate) fn availability(
+    pods: &[std::sync::Arc<Value>],
+    min_ready: Duration,
+) -> (usize, Option<Duration>) {
     if min_ready.is_zero() {
         return (pods.iter().filter(|p| pod_is_ready(p)).count(), None);
     }

@@ -7,6 +7,7 @@ mod list;
 mod patch;
 mod rbac;
 mod watch;
+mod workloads;
 
 use std::time::Duration;
 

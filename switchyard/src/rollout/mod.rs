@@ -17,7 +17,10 @@ pub mod daemonset;
 mod deployment;
 mod follow;
 pub mod job;
+pub mod rollback;
 pub mod statefulset;
+pub mod template;
+pub mod update;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -8,7 +8,8 @@
 //! `currentRevision == updateRevision` (the controller moves it when the last
 //! pod is updated). The pods must agree: as many ready pods of the update
 //! revision as the partition leaves to update. `OnDelete` never rolls: pods
-//! keep the old template until someone deletes them.
+//! keep the old template until someone deletes them. Under OrderedReady a
+//! failing pod of any revision fails the rollout: the controller waits for it.
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -48,13 +49,38 @@ fn number(history: &[ControllerRevision], name: Option<&str>) -> Option<String> 
         .map(|r| r.revision.to_string())
 }
 
+/// Under `podManagementPolicy: OrderedReady` (the default) the controller
+/// replaces no pod while another is unhealthy, whatever its revision, so a
+/// failing pod of an older revision blocks the rollout for good: reverting the
+/// template is not enough either, the pod must be deleted (Kubernetes'
+/// StatefulSet docs, "Forced rollback"). `Parallel` has no such wait.
+fn blocking(
+    spec: &k8s_openapi::api::apps::v1::StatefulSetSpec,
+    live: &[&Pod],
+    update_revision: Option<&str>,
+) -> Option<crate::health::Failure> {
+    if spec.pod_management_policy.as_deref() == Some("Parallel") {
+        return None;
+    }
+    live.iter().find_map(|p| {
+        let mut f = crate::health::pod_failure(p)?;
+        let on = p.labels().get(REVISION_HASH_LABEL).cloned().unwrap_or_default();
+        f.message = format!(
+            "{}; the pod is on revision {on}, not {}, and with podManagementPolicy OrderedReady the controller waits for it to be Ready before replacing it: delete it to go on (forced rollback)",
+            f.message,
+            update_revision.unwrap_or("the update revision")
+        );
+        Some(f)
+    })
+}
+
 /// The rule (see the module's doc). `pods`: the StatefulSet's own.
 pub fn assess(sts: &StatefulSet, pods: &[Pod], history: &[ControllerRevision]) -> Status {
     let name = sts.name_any();
     let spec = sts.spec.clone().unwrap_or_default();
     let st = sts.status.clone().unwrap_or_default();
     let replicas = spec.replicas.unwrap_or(1);
-    let strategy = spec.update_strategy.unwrap_or_default();
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
     let partition = strategy
         .rolling_update
         .as_ref()
@@ -95,6 +121,8 @@ pub fn assess(sts: &StatefulSet, pods: &[Pod], history: &[ControllerRevision]) -
         summary.push_str(", waiting for the controller to observe the change");
         State::Progressing
     } else if let Some(f) = new.iter().find_map(|p| crate::health::pod_failure(p)) {
+        State::Failed(f)
+    } else if let Some(f) = blocking(&spec, &live, update_revision.as_deref()) {
         State::Failed(f)
     } else if ready >= replicas
         && updated >= to_update
@@ -286,8 +314,22 @@ mod tests {
             (Some("db-2"), "CrashLoopBackOff")
         );
         assert_eq!(f.container.as_deref(), Some("app"));
-        let only_old = assess(&s, &pods[..2], &history());
-        assert_eq!(only_old.state, State::Progressing);
+        // OrderedReady: an old pod that fails blocks the rollout for good.
+        let State::Failed(f) = assess(&s, &pods[..2], &history()).state else {
+            panic!("not failed")
+        };
+        assert_eq!(
+            (f.pod.as_deref(), f.reason.as_str()),
+            (Some("db-0"), "ImagePullBackOff")
+        );
+        assert!(f.message.ends_with("the pod is on revision db-7d9f8c6b5, not db-5c8b6f7d4, and with podManagementPolicy OrderedReady the controller waits for it to be Ready before replacing it: delete it to go on (forced rollback)"), "{}", f.message);
+        // Parallel replaces it regardless.
+        let mut parallel = s.clone();
+        parallel.spec.as_mut().unwrap().pod_management_policy = Some("Parallel".into());
+        assert_eq!(
+            assess(&parallel, &pods[..2], &history()).state,
+            State::Progressing
+        );
     }
 
     #[test]
