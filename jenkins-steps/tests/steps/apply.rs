@@ -780,3 +780,83 @@ fn selector_stdin_and_namespace() {
         "{stderr}"
     );
 }
+
+/// `--wait` follows every kind of workload at once: a StatefulSet, a
+/// DaemonSet and a Job roll out (the Job completes); a Job whose pods fail is
+/// exit 1 naming it, its pod and the reason, and an OnDelete StatefulSet
+/// will not roll (nothing to wait for, not a failure).
+#[test]
+fn wait_follows_statefulsets_daemonsets_and_jobs() {
+    let c = cluster();
+    let dir = c.dir.join("workloads");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("all.yaml"),
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  replicas: 2\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec:\n      containers: [{name: db, image: example/db:1.0}]\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      containers: [{name: agent, image: example/agent:1.0}]\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  template:\n    metadata: {labels: {app: migrate}}\n    spec:\n      restartPolicy: Never\n      containers: [{name: migrate, image: example/migrate:1.0}]\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: manual}\nspec:\n  replicas: 1\n  serviceName: manual\n  updateStrategy: {type: OnDelete}\n  selector: {matchLabels: {app: manual}}\n  template:\n    metadata: {labels: {app: manual}}\n    spec:\n      containers: [{name: manual, image: example/manual:1.0}]\n",
+    )
+    .unwrap();
+    let (path, file) = crate::result_file(&c, "workloads.json");
+    let (_, stderr) = expect(
+        &apply(
+            &c,
+            &[
+                "-f",
+                dir.to_str().unwrap(),
+                "--wait",
+                "--timeout",
+                "120s",
+                "--result-file",
+                &file,
+            ],
+        ),
+        0,
+    );
+    for line in [
+        "statefulset.apps/db rolled out",
+        "daemonset.apps/agent rolled out",
+        "job.batch/migrate complete",
+    ] {
+        assert!(stderr.contains(line), "{line} missing: {stderr}");
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let verdicts: Vec<(String, String)> = doc["result"]["waits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap().to_string(),
+                w["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("db", "done"),
+        ("agent", "done"),
+        ("migrate", "done"),
+        ("manual", "willNotRoll"),
+    ] {
+        assert!(
+            verdicts.contains(&(want.0.to_string(), want.1.to_string())),
+            "{want:?} not in {verdicts:?}"
+        );
+    }
+
+    std::fs::write(
+        dir.join("all.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: broken}\nspec:\n  backoffLimit: 1\n  template:\n    metadata:\n      labels: {app: broken}\n      annotations: {sandbox.switchyard.dev/fail: crashloop}\n    spec:\n      restartPolicy: Never\n      containers: [{name: broken, image: example/broken:1.0}]\n",
+    )
+    .unwrap();
+    let (_, stderr) = expect(
+        &apply(
+            &c,
+            &["-f", dir.to_str().unwrap(), "--wait", "--timeout", "120s"],
+        ),
+        1,
+    );
+    assert!(
+        stderr.contains("error: job.batch/broken in default failed: pod broken-")
+            && stderr.contains("BackoffLimitExceeded"),
+        "{stderr}"
+    );
+}
