@@ -860,3 +860,44 @@ fn wait_follows_statefulsets_daemonsets_and_jobs() {
         "{stderr}"
     );
 }
+
+/// A workload that is not rolled out within --timeout is exit 124 with its
+/// last observed state, and the prune is not done.
+#[test]
+fn a_wait_past_its_timeout_is_exit_124_and_prunes_nothing() {
+    let c = cluster();
+    let dir = c.dir.join("slow");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("slow.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: slow}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: slow}}\n  template:\n    metadata:\n      labels: {app: slow}\n      annotations: {sandbox.switchyard.dev/ready-after: 60s}\n    spec:\n      containers: [{name: slow, image: example/slow:1.0}]\n",
+    )
+    .unwrap();
+    let (path, file) = crate::result_file(&c, "slow.json");
+    let (_, stderr) = expect(
+        &apply(
+            &c,
+            &[
+                "-f",
+                dir.to_str().unwrap(),
+                "--wait",
+                "--timeout",
+                "2s",
+                "--prune",
+                "--apply-set",
+                "slow",
+                "--result-file",
+                &file,
+            ],
+        ),
+        124,
+    );
+    assert!(
+        stderr.contains("error: deployment.apps/slow in default was not rolled out within 2s: deployment/slow: 0/1 ready")
+            && stderr.contains("nothing was pruned"),
+        "{stderr}"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["result"]["waits"][0]["verdict"], "timedOut");
+    assert_eq!(doc["exitCode"], 124);
+}

@@ -741,3 +741,129 @@ async fn apply_all(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn opts() -> Options {
+        Options {
+            paths: vec!["k8s".into()],
+            recursive: false,
+            selector: None,
+            prune: false,
+            apply_set: None,
+            wait: false,
+            timeout: Duration::from_secs(60),
+            dry_run: None,
+            field_manager: FIELD_MANAGER.into(),
+            force_conflicts: false,
+            images: Vec::new(),
+            namespace: "default".into(),
+            explicit_namespace: false,
+        }
+    }
+
+    fn code(r: Result<()>) -> Option<Exit> {
+        r.err().map(|e| exit::classify(&e))
+    }
+
+    #[test]
+    fn options_are_checked_before_any_file_is_read() {
+        assert_eq!(code(check_options(&opts())), None);
+        let bad = [
+            Options {
+                paths: vec![],
+                ..opts()
+            },
+            Options {
+                prune: true,
+                ..opts()
+            },
+            Options {
+                apply_set: Some("a/b".into()),
+                ..opts()
+            },
+            Options {
+                field_manager: " ".into(),
+                ..opts()
+            },
+            Options {
+                selector: Some("a=(b".into()),
+                ..opts()
+            },
+            Options {
+                images: vec!["web".into()],
+                ..opts()
+            },
+        ];
+        for o in bad {
+            assert_eq!(code(check_options(&o)), Some(Exit::Usage), "{o:?}");
+        }
+        let ok = Options {
+            prune: true,
+            apply_set: Some("shop".into()),
+            ..opts()
+        };
+        assert_eq!(code(check_options(&ok)), None);
+    }
+
+    fn doc(v: Value) -> manifest::Doc {
+        manifest::Doc {
+            origin: manifest::Origin {
+                file: "f".into(),
+                document: 1,
+                item: None,
+            },
+            object: v,
+        }
+    }
+
+    #[test]
+    fn images_are_set_by_container_name_in_every_pod_template() {
+        let mut docs = vec![
+            doc(json!({"kind": "Deployment", "spec": {"template": {"spec": {
+                "initContainers": [{"name": "migrate", "image": "m:1"}],
+                "containers": [{"name": "web", "image": "w:1"}, {"name": "sidecar", "image": "s:1"}]}}}})),
+            doc(
+                json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "web", "image": "w:1"}]}}}}}}),
+            ),
+            doc(json!({"kind": "ConfigMap", "data": {"web": "w:1"}})),
+        ];
+        set_images(&mut docs, &["web=w:2".into(), "migrate=m:2".into()]).unwrap();
+        let spec = &docs[0].object["spec"]["template"]["spec"];
+        assert_eq!(spec["containers"][0]["image"], "w:2");
+        assert_eq!(spec["containers"][1]["image"], "s:1");
+        assert_eq!(spec["initContainers"][0]["image"], "m:2");
+        assert_eq!(
+            docs[1].object["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"],
+            "w:2"
+        );
+        assert_eq!(docs[2].object["data"]["web"], "w:1");
+        let e = set_images(&mut docs, &["wbe=w:3".into()]).unwrap_err();
+        assert_eq!(exit::classify(&e), Exit::Usage);
+        assert!(e.to_string().contains("no container named \"wbe\""), "{e}");
+    }
+
+    #[test]
+    fn the_summary_counts_each_action() {
+        let applied = |action: &str| Applied {
+            kind: "ConfigMap".into(),
+            api_version: "v1".into(),
+            name: "a".into(),
+            namespace: None,
+            action: action.into(),
+            source: "f".into(),
+            diff: None,
+            manifest: None,
+        };
+        let r = Report {
+            objects: vec![applied("created"), applied("unchanged"), applied("created")],
+            ..Report::default()
+        };
+        assert_eq!(r.counts(), "created 2, unchanged 1");
+        assert_eq!(r.objects[0].reference(), "configmap/a");
+    }
+}
