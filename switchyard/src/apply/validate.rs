@@ -48,11 +48,6 @@ impl Object {
             None => self.reference(),
         }
     }
-
-    /// Whether it is a core Secret (whose data no output shows).
-    pub fn is_secret(&self) -> bool {
-        self.resource.group.is_empty() && self.resource.kind == "Secret"
-    }
 }
 
 /// kubectl's `kind.group/name` (lower-case kind, no group for the core group).
