@@ -901,3 +901,67 @@ fn a_wait_past_its_timeout_is_exit_124_and_prunes_nothing() {
     assert_eq!(doc["result"]["waits"][0]["verdict"], "timedOut");
     assert_eq!(doc["exitCode"], 124);
 }
+
+/// Each verb `rbac/apply/apply-role.yaml` grants on a kind is needed: taken
+/// out of the ClusterRole, the run that uses it is exit 5 naming verb and
+/// resource, with the RBAC hint (`get`: the live object; `patch`: the apply;
+/// `list` and `delete`: the prune).
+#[test]
+fn every_verb_of_the_apply_role_is_needed() {
+    let c = cluster();
+    let dir = c.dir.join("verbs");
+    let d = dir.to_str().unwrap();
+    let prune = ["-f", d, "--prune", "--apply-set", "verbs"];
+    for verb in ["get", "patch", "list", "delete"] {
+        grant_apply(&c);
+        write_set(&dir, &["keep", "drop"], false);
+        expect(&apply(&c, &prune), 0);
+        write_set(&dir, &["keep"], false);
+        // A change, so that the apply has something to write.
+        std::fs::write(
+            dir.join("keep.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\ndata:\n  k: changed\n",
+        )
+        .unwrap();
+        revoke_cluster(&c, "switchyard-apply", "", "configmaps", verb);
+        let (_, stderr) = expect(&apply(&c, &prune), 5);
+        assert!(
+            stderr.contains(&format!("cannot {verb} resource \"configmaps\"")),
+            "{verb}: {stderr}"
+        );
+        assert!(
+            stderr.contains("hint: the permissions Switchyard needs are in rbac/"),
+            "{verb}: {stderr}"
+        );
+        // Nothing pruned on a refused run.
+        assert!(exists(&c, &["configmap", "drop"]), "{verb}");
+        c.kubectl_ok(&["delete", "configmap", "keep", "drop"]);
+    }
+}
+
+/// Takes `verb` on `resource` of `group` out of ClusterRole `name`.
+fn revoke_cluster(c: &TestCluster, name: &str, group: &str, resource: &str, verb: &str) {
+    let roles = kube_sandbox::resources::find("rbac.authorization.k8s.io", "v1", "clusterroles")
+        .expect("clusterroles are served");
+    let mut role = c
+        .cluster()
+        .store
+        .get(roles, "", name)
+        .map(|r| (*r).clone())
+        .unwrap_or_else(|| panic!("no ClusterRole {name}"));
+    let has = |v: &Value, want: &str| v.as_array().is_some_and(|a| a.iter().any(|x| x == want));
+    let mut revoked = false;
+    for rule in role["rules"].as_array_mut().expect("rules") {
+        if has(&rule["apiGroups"], group) && has(&rule["resources"], resource) {
+            let verbs = rule["verbs"].as_array_mut().expect("verbs");
+            let before = verbs.len();
+            verbs.retain(|v| v != verb);
+            revoked |= verbs.len() < before;
+        }
+    }
+    assert!(
+        revoked,
+        "ClusterRole {name} does not grant {verb} {resource}"
+    );
+    kube_sandbox::api::objects::apply_manifest(c.cluster(), role).expect("ClusterRole updated");
+}
