@@ -1,6 +1,6 @@
 //! Step executables for Jenkins `sh` steps (`deploy-health-wait`,
 //! `deploy-switch`, `deploy-weight`, `deploy-rollback`, `deploy-notify`,
-//! `deploy-analysis`, `deploy-rollout`) and what
+//! `deploy-analysis`, `deploy-rollout`, `deploy-apply`) and what
 //! they share: the flags, a log on stderr a Jenkins console shows well (one
 //! timestamped line per change, no color), one JSON result on stdout with
 //! `-o json` and in `--result-file` for `readJSON`, and the exit codes of

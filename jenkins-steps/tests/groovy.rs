@@ -39,6 +39,7 @@ fn bin_dir() -> PathBuf {
         env!("CARGO_BIN_EXE_deploy-health-wait"),
         env!("CARGO_BIN_EXE_deploy-weight"),
         env!("CARGO_BIN_EXE_deploy-notify"),
+        env!("CARGO_BIN_EXE_deploy-apply"),
     ] {
         assert!(Path::new(bin).exists(), "{bin} is missing");
     }
@@ -303,6 +304,8 @@ fn run_pipeline(
     );
     let app = if jenkinsfile.ends_with("bluegreen") {
         "web"
+    } else if jenkinsfile.ends_with("rolling") {
+        "api"
     } else {
         "shop-frontend"
     };
@@ -374,6 +377,7 @@ fn examples_load_the_library_and_carry_no_inline_kubectl_curl_or_sleep() {
         "Jenkinsfile.bluegreen",
         "Jenkinsfile.canary",
         "Jenkinsfile.canary-analysis",
+        "Jenkinsfile.rolling",
     ] {
         let text = std::fs::read_to_string(crate_dir().join("examples").join(name)).unwrap();
         assert!(
@@ -736,6 +740,222 @@ fn canary_analysis_pipeline_sets_the_weight_back_to_0_when_errors_rise() {
         has_title(&discord, "shop", "rolled back"),
         "{:?}",
         discord.titles()
+    );
+}
+
+// -- rolling updates: applyManifests and Jenkinsfile.rolling -----------------
+
+/// A cluster whose tool identity may run deploy-apply (rbac/apply/apply-role.yaml),
+/// with a ConfigMap an earlier build of shop/rolling applied and k8s/ no
+/// longer has (a member of the apply set `shop-rolling`).
+fn rolling_cluster() -> TestCluster {
+    let c = TestCluster::start(kube_sandbox::Options {
+        settings: switchyard_e2e::fast_settings(),
+        ..Default::default()
+    });
+    kube_sandbox::server::apply_yaml(
+        c.cluster(),
+        &switchyard_e2e::rbac_manifest("apply/apply-role.yaml"),
+    )
+    .expect("rbac/apply/apply-role.yaml applies");
+    c.apply(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-legacy\n  labels: {switchyard.dev/apply-set: shop-rolling}\n",
+    );
+    c
+}
+
+/// The app's k8s/ directory (tests/testdata/apply/rolling) in the build's
+/// workspace, its pod template crash-looping when `crash`.
+fn rolling_workspace(c: &TestCluster, build_number: u32, crash: bool) {
+    let k8s = c.dir.join(format!("workspace-{build_number}")).join("k8s");
+    std::fs::create_dir_all(&k8s).unwrap();
+    for f in ["api.yaml", "config.yaml"] {
+        let mut text =
+            std::fs::read_to_string(switchyard_e2e::testdata(&format!("apply/rolling/{f}")))
+                .unwrap();
+        if crash {
+            text = text.replace(
+                "      labels: {app: api}\n    spec:",
+                "      labels: {app: api}\n      annotations:\n        sandbox.switchyard.dev/fail: crashloop\n    spec:",
+            );
+        }
+        std::fs::write(k8s.join(f), text).unwrap();
+    }
+}
+
+fn exists(c: &TestCluster, args: &[&str]) -> bool {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    c.kubectl(&all).status.success()
+}
+
+#[test]
+fn rolling_pipeline_applies_k8s_with_the_new_image_waits_and_prunes() {
+    let c = rolling_cluster();
+    let discord = Discord::start();
+    rolling_workspace(&c, 21, false);
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.rolling",
+        21,
+        &[("DEPLOY_TIMEOUT", "60s")],
+    );
+    b.assert_result(0, "SUCCESS");
+    b.assert_no_secrets();
+    let docker = b.docker_calls();
+    assert!(
+        docker.contains(&format!("build --pull -t {} .", b.image))
+            && docker.contains(&format!("push {}", b.image)),
+        "{docker}"
+    );
+    // Applied in order with the pushed image, rolled out, the old member pruned.
+    for line in [
+        "configmap/api-config created",
+        "service/api created",
+        "deployment.apps/api created",
+        "deployment.apps/api rolled out",
+        "configmap/api-legacy pruned",
+    ] {
+        assert!(b.log.contains(line), "{line} missing from:\n{}", b.log);
+    }
+    assert_eq!(image(&c, "api"), b.image);
+    let d = c.get_json(&["deploy", "api"]);
+    assert_eq!(d["status"]["availableReplicas"], 3, "{}", b.log);
+    assert!(!exists(&c, &["configmap", "api-legacy"]), "{}", b.log);
+    assert!(
+        has_title(&discord, "api", "started") && has_title(&discord, "api", "succeeded"),
+        "{:?}",
+        discord.titles()
+    );
+    let success = discord.bodies().last().cloned().unwrap().to_string();
+    assert!(
+        success.contains("3 objects (created 3, pruned 1)"),
+        "{success}"
+    );
+}
+
+#[test]
+fn rolling_pipeline_fails_naming_the_pod_and_prunes_nothing_when_it_crashloops() {
+    let c = rolling_cluster();
+    let discord = Discord::start();
+    rolling_workspace(&c, 22, true);
+    let b = run_pipeline(
+        &c,
+        &discord,
+        "Jenkinsfile.rolling",
+        22,
+        &[("DEPLOY_TIMEOUT", "60s")],
+    );
+    b.assert_result(1, "FAILURE");
+    b.assert_no_secrets();
+    assert!(
+        b.log.contains(
+            "ERROR: apply of k8s/ failed: deployment.apps/api in default failed: pod api-"
+        ) && b.log.contains("CrashLoopBackOff")
+            && b.log.contains("nothing was pruned"),
+        "{}",
+        b.log
+    );
+    // The build failed before the prune: the old member is still there.
+    assert!(exists(&c, &["configmap", "api-legacy"]));
+    let titles = discord.titles();
+    assert_eq!(
+        titles
+            .iter()
+            .filter(|t| t.contains("api: deployment failed"))
+            .count(),
+        1,
+        "{titles:?}"
+    );
+    assert!(!has_title(&discord, "api", "succeeded"), "{titles:?}");
+}
+
+/// applyManifests on its own: a directory with a broken file is bad input,
+/// nothing is applied, and the build says so; a server dry run after it
+/// changes nothing.
+#[test]
+fn apply_manifests_refuses_a_broken_directory_and_dry_runs() {
+    let c = rolling_cluster();
+    let workspace = c.dir.join("workspace-selftest");
+    std::fs::create_dir_all(workspace.join("k8s")).unwrap();
+    std::fs::write(
+        workspace.join("k8s/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n---\nkind: ConfigMap\nmetadata:\n  name: no-api-version\n",
+    )
+    .unwrap();
+    let jenkinsfile = c.dir.join("Jenkinsfile.apply");
+    std::fs::write(
+        &jenkinsfile,
+        "pipeline {\n  agent any\n  stages {\n    stage('Dry run') {\n      steps {\n        script {\n          Map r = applyManifests(files: 'k8s/', dryRun: 'server', applySet: 'selftest')\n          echo \"dry run: ${r.objects} objects, ${r.created} created\"\n        }\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let env = [("KUBECONFIG", c.kubeconfig.display().to_string())];
+    let (code, log) = harness(&jenkinsfile, &workspace, &[bin_dir()], &env, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("apply of k8s/: bad input, nothing changed:")
+            && log.contains("k8s/cm.yaml document 2: apiVersion is missing"),
+        "{log}"
+    );
+    assert!(!exists(&c, &["configmap", "fine"]));
+
+    std::fs::write(
+        workspace.join("k8s/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n",
+    )
+    .unwrap();
+    let (code, log) = harness(&jenkinsfile, &workspace, &[bin_dir()], &env, &[]);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("configmap/fine created (server dry run)")
+            && log.contains("dry run: 1 objects, 1 created")
+            && log.contains("+++ merged/v1.ConfigMap.default.fine"),
+        "{log}"
+    );
+    assert!(!exists(&c, &["configmap", "fine"]));
+}
+
+/// A field another manager owns is exit 4 from deploy-apply: applyManifests
+/// reports a conflict and does not retry it as it retries a busy app.
+#[test]
+fn apply_manifests_reports_a_field_conflict_without_retrying() {
+    let c = rolling_cluster();
+    let workspace = c.dir.join("workspace-conflict");
+    std::fs::create_dir_all(workspace.join("k8s")).unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\ndata:\n  level: info\n";
+    std::fs::write(workspace.join("k8s/cm.yaml"), cm).unwrap();
+    let jenkinsfile = c.dir.join("Jenkinsfile.conflict");
+    std::fs::write(
+        &jenkinsfile,
+        "pipeline {\n  agent any\n  stages {\n    stage('Apply') {\n      steps {\n        applyManifests(files: 'k8s/', wait: false, applySet: 'conflict')\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let env = [("KUBECONFIG", c.kubeconfig.display().to_string())];
+    let (code, log) = harness(&jenkinsfile, &workspace, &[bin_dir()], &env, &[]);
+    assert_eq!(code, Some(0), "{log}");
+    c.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "owned",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"level":"debug"}}"#,
+    ]);
+    std::fs::write(workspace.join("k8s/cm.yaml"), cm.replace("info", "warn")).unwrap();
+    let (code, log) = harness(&jenkinsfile, &workspace, &[bin_dir()], &env, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("apply of k8s/: conflict, a field is owned by another manager:")
+            && log.contains(".data.level")
+            && log.contains("--force-conflicts"),
+        "{log}"
+    );
+    assert!(!log.contains("is busy"), "{log}");
+    assert_eq!(
+        c.get_json(&["configmap", "owned"])["data"]["level"],
+        "debug"
     );
 }
 

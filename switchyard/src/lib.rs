@@ -5,6 +5,7 @@
 //! thin: every rule lives here, once.
 
 pub mod analysis;
+pub mod apply;
 pub mod bluegreen;
 pub mod canary;
 pub mod cli;

@@ -9,6 +9,7 @@ const WEIGHT: &str = env!("CARGO_BIN_EXE_deploy-weight");
 const HEALTH_WAIT: &str = env!("CARGO_BIN_EXE_deploy-health-wait");
 const ROLLBACK: &str = env!("CARGO_BIN_EXE_deploy-rollback");
 const NOTIFY: &str = env!("CARGO_BIN_EXE_deploy-notify");
+const APPLY: &str = env!("CARGO_BIN_EXE_deploy-apply");
 const ROLLOUT: &str = env!("CARGO_BIN_EXE_deploy-rollout");
 
 /// Apps in unexpected shapes, next to the demo's.
@@ -190,17 +191,20 @@ fn bad_input_to_the_steps_changes_nothing() {
     // with a hint about the file (the steps print it too), never the
     // reachability hint.
     let broken = c.broken_kubeconfigs();
-    for bin in [SWITCH, WEIGHT, HEALTH_WAIT, ROLLBACK] {
+    let manifests = switchyard_e2e::testdata("apply/app").display().to_string();
+    for bin in [SWITCH, WEIGHT, HEALTH_WAIT, ROLLBACK, APPLY] {
         let app = if bin == WEIGHT { "shop" } else { "web" };
         let args_for = |kc: &str| {
             let mut args = vec![
                 "--kubeconfig".to_string(),
                 kc.to_string(),
-                "--app".into(),
-                app.into(),
                 "--request-timeout".into(),
                 "5s".into(),
             ];
+            match bin {
+                APPLY => args.extend(["-f".into(), manifests.clone()]),
+                _ => args.extend(["--app".into(), app.into()]),
+            }
             match bin {
                 WEIGHT => args.extend(["--weight".into(), "30".into()]),
                 HEALTH_WAIT => args.extend(["--color".into(), "green".into()]),

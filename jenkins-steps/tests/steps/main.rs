@@ -1,6 +1,7 @@
 //! The step executables as a Jenkins `sh` step runs them, against the sandbox.
 
 mod analysis;
+mod apply;
 mod bad_input;
 mod faults;
 mod health_wait;

@@ -11,6 +11,7 @@ const SWITCH: &str = env!("CARGO_BIN_EXE_deploy-switch");
 const WEIGHT: &str = env!("CARGO_BIN_EXE_deploy-weight");
 const ROLLBACK: &str = env!("CARGO_BIN_EXE_deploy-rollback");
 const NOTIFY: &str = env!("CARGO_BIN_EXE_deploy-notify");
+const APPLY: &str = env!("CARGO_BIN_EXE_deploy-apply");
 const ROLLOUT: &str = env!("CARGO_BIN_EXE_deploy-rollout");
 
 #[test]
@@ -23,6 +24,7 @@ fn no_step_leaks_a_secret_at_any_verbosity() {
     }
     assert!(std::panic::catch_unwind(|| p.check("the kubeconfig", &kubeconfig)).is_err());
     let mut hooks = 0;
+    let manifests = switchyard_e2e::testdata("apply/app").display().to_string();
     for v in ["0", "6", "9"] {
         let result = p.cluster.dir.join(format!("result-{v}.json"));
         let junit = p.cluster.dir.join(format!("junit-{v}.xml"));
@@ -109,6 +111,10 @@ fn no_step_leaks_a_secret_at_any_verbosity() {
             ),
             (NOTIFY, notify("slack", "NO_SUCH_VARIABLE"), Some(2)),
         ];
+        // deploy-apply: validated against discovery only, then applied
+        // (created, later unchanged), Secrets among the objects.
+        runs.push((APPLY, vec!["-f", &manifests, "--dry-run=client"], Some(0)));
+        runs.push((APPLY, vec!["-f", &manifests], Some(0)));
         // A write the API server refuses, for the failure path through kube.
         runs.push((SWITCH, vec!["--app", "web"], Some(1)));
         let last_run = runs.len() - 1;

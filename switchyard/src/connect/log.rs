@@ -1,6 +1,6 @@
 //! kubectl's `-v`: at 6 one line per API request on stderr (method, URL,
-//! status, time), at 8 also the response body, truncated. Request headers
-//! (the bearer token) and client keys are never logged. And the wording of
+//! status, time), at 8 also the response body, truncated, Secret values
+//! masked. Request headers (the bearer token) and client keys are never logged. And the wording of
 //! transport failures: one line naming the API server, exit 5.
 
 use std::sync::Arc;
@@ -145,7 +145,8 @@ where
             }
             let (parts, body) = res.into_parts();
             let bytes = body.collect().await?.to_bytes();
-            let text = String::from_utf8_lossy(&bytes);
+            // deploy-apply reads and writes Secrets: their values never reach the log.
+            let text = crate::apply::redact::body(&String::from_utf8_lossy(&bytes));
             let shown = truncate(&text, BODY_LIMIT);
             line(&format!("Response Body: {shown}"));
             let body: Box<DynBody> = Box::new(
