@@ -362,3 +362,83 @@ mod tests {
         assert_eq!(n, before);
     }
 }
+
+/// A Secret as the API server decodes it: `data` values must be base64 (a
+/// `[]byte` field; anything else fails decoding, 400), and `stringData` is
+/// write-only, merged into `data` (its keys winning) and never stored, as
+/// the v1 → internal conversion does.
+pub fn secret(obj: &mut Value) -> Result<(), String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(data) = obj["data"].as_object() {
+        for v in data.values() {
+            let Some(s) = v.as_str() else {
+                return Err(format!(
+                    "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal {} into Go struct field Secret.data of type []uint8",
+                    json_type(v)
+                ));
+            };
+            if let Err(e) = b64.decode(s) {
+                return Err(format!(
+                    "Secret in version \"v1\" cannot be handled as a Secret: {}",
+                    go_base64_error(&e)
+                ));
+            }
+        }
+    }
+    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return Ok(());
+    };
+    let Some(string_data) = string_data.as_object() else {
+        return Ok(());
+    };
+    if !obj["data"].is_object() {
+        obj["data"] = json!({});
+    }
+    for (k, v) in string_data {
+        let text = v.as_str().map_or_else(|| v.to_string(), String::from);
+        obj["data"][k] = json!(b64.encode(text));
+    }
+    Ok(())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        _ => "null",
+    }
+}
+
+/// Go's `base64.CorruptInputError` wording.
+fn go_base64_error(e: &base64::DecodeError) -> String {
+    let at = match e {
+        base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => *i,
+        base64::DecodeError::InvalidLength(n) => *n,
+        base64::DecodeError::InvalidPadding => 0,
+    };
+    format!("illegal base64 data at input byte {at}")
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn string_data_is_merged_into_data_and_bad_base64_refused() {
+        let mut s =
+            json!({"data": {"a": "YQ==", "b": "Yg=="}, "stringData": {"b": "bee", "c": "sea"}});
+        secret(&mut s).unwrap();
+        assert_eq!(s, json!({"data": {"a": "YQ==", "b": "YmVl", "c": "c2Vh"}}));
+        let mut bad = json!({"data": {"k": "x not base64"}});
+        let e = secret(&mut bad).unwrap_err();
+        assert!(e.contains("illegal base64 data at input byte 1"), "{e}");
+        assert!(
+            secret(&mut json!({"data": {"k": 5}}))
+                .unwrap_err()
+                .contains("cannot unmarshal number")
+        );
+    }
+}

@@ -190,6 +190,30 @@ pub async fn handle(cluster: &Arc<Cluster>, req: Request) -> Reply {
             ) {
                 return e.into();
             }
+            // A server-side apply that creates the object is authorized as a
+            // create too (patch.go's createAuthorizerAttributes): `patch`
+            // alone may change objects, not make them.
+            if verb == "patch"
+                && p.sub.is_none()
+                && crate::patch::PatchType::from_content_type(&req.content_type)
+                    == Some(crate::patch::PatchType::Apply)
+                && let Some(name) = p.name.as_deref()
+                && cluster
+                    .store
+                    .get(p.res, p.ns.as_deref().unwrap_or(""), name)
+                    .is_none()
+                && let Err(e) = auth::authorize(
+                    &user,
+                    &cluster.store,
+                    "create",
+                    p.res,
+                    None,
+                    Some(name),
+                    p.ns.as_deref(),
+                )
+            {
+                return e.into();
+            }
             if p.res.review {
                 return review::create(cluster, &user, &req, &p).unwrap_or_else(Reply::from);
             }

@@ -140,6 +140,9 @@ fn prepare_update(
     if res.kind == "Service" {
         keep_allocated(old, &mut new);
     }
+    if res.kind == "Secret" && res.group.is_empty() {
+        defaults::secret(&mut new).map_err(ApiError::bad_request)?;
+    }
     defaults::apply(res.kind, &mut new, &cluster.alloc);
     if let Some(version) = res.crd {
         crd::default_and_prune(version, &mut new);
@@ -431,6 +434,9 @@ fn create_object(
     }
     if let Some(m) = obj["metadata"].as_object_mut() {
         m.remove("resourceVersion");
+    }
+    if res.kind == "Secret" && res.group.is_empty() {
+        defaults::secret(&mut obj).map_err(ApiError::bad_request)?;
     }
     let (mgr, av) = (manager(req), res.api_version());
     let w = writer(p, &mgr, &av);

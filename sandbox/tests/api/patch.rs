@@ -341,3 +341,50 @@ async fn updates_keep_the_allocated_cluster_ip() {
         422
     );
 }
+
+#[tokio::test]
+async fn a_secrets_string_data_is_stored_as_data_and_bad_base64_is_400() {
+    let env = start().await;
+    let path = "/api/v1/namespaces/default/secrets";
+    let created = env
+        .create(
+            path,
+            json!({"metadata": {"name": "db"}, "data": {"user": "YWRtaW4="},
+                "stringData": {"password": "s3cret"}}),
+        )
+        .await;
+    assert_eq!(
+        created.body["data"],
+        json!({"user": "YWRtaW4=", "password": "czNjcmV0"})
+    );
+    assert!(created.body.get("stringData").is_none(), "{}", created.text);
+    let applied = env
+        .raw(
+            "PATCH",
+            &format!("{path}/db?fieldManager=ci"),
+            "application/apply-patch+yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: n3w}\n",
+        )
+        .await;
+    assert_eq!(applied.code, 200, "{}", applied.text);
+    assert_eq!(applied.body["data"]["password"], "bjN3");
+    assert!(!applied.text.contains("n3w"), "{}", applied.text);
+    let bad = env
+        .raw(
+            "POST",
+            path,
+            "application/json",
+            &json!({"metadata": {"name": "bad"}, "data": {"k": "x not base64"}}).to_string(),
+        )
+        .await;
+    assert_eq!(bad.code, 400, "{}", bad.text);
+    assert!(
+        bad.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("illegal base64 data at input byte 1"),
+        "{}",
+        bad.text
+    );
+    assert_eq!(env.get(&format!("{path}/bad")).await.code, 404);
+}

@@ -191,3 +191,57 @@ subjects:
         )
     );
 }
+
+#[tokio::test]
+async fn an_apply_that_creates_needs_create_as_well_as_patch() {
+    let env = start_with(Options {
+        users: vec![("ci-token".into(), SA.into())],
+        ..Options::default()
+    })
+    .await;
+    let pp = PostParams::default();
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "patcher"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"]}],
+    }))
+    .unwrap();
+    Api::<Role>::namespaced(env.client.clone(), "default")
+        .create(&pp, &role)
+        .await
+        .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "patcher"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "patcher"},
+        "subjects": [{"kind": "ServiceAccount", "name": "switchyard", "namespace": "ci"}],
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(env.client.clone(), "default")
+        .create(&pp, &binding)
+        .await
+        .unwrap();
+    let ci = client_for(&env.sandbox, Some("ci-token")).await;
+    let cms: Api<ConfigMap> = Api::namespaced(ci, "default");
+    let apply = PatchParams::apply("switchyard");
+    let cm = |v: &str| {
+        Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "applied"}, "data": {"k": v}}))
+    };
+    let s = forbidden(cms.patch("applied", &apply, &cm("1")).await.unwrap_err());
+    assert_eq!(
+        s.message,
+        format!(
+            "configmaps \"applied\" is forbidden: User \"{SA}\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\""
+        )
+    );
+    // Once it exists, patch is enough (forced: the admin's create owns .data.k).
+    env.create(
+        "/api/v1/namespaces/default/configmaps",
+        configmap("applied", json!({"k": "0"})),
+    )
+    .await;
+    let got = cms
+        .patch("applied", &apply.force(), &cm("2"))
+        .await
+        .unwrap();
+    assert_eq!(got.data.unwrap()["k"], "2");
+}
