@@ -354,7 +354,7 @@ impl TestCluster {
     /// and spec) and leaves out `status` and the resourceVersion, which the
     /// other writers of a real cluster move by themselves (the status
     /// writers, a controller's status updates); our tools never write status.
-    /// Pods: only which exist.
+    /// Pods, EndpointSlices and Endpoints (controllers write them): only which exist.
     pub fn versions(&self, ns: &str) -> std::collections::BTreeMap<String, String> {
         let mut out = std::collections::BTreeMap::new();
         // Every served type, those of CRDs (HTTPRoutes, VirtualServices) included.
@@ -372,9 +372,12 @@ impl TestCluster {
                     o["metadata"]["name"].as_str().unwrap_or("")
                 );
                 // A pod's status moves by itself (a crash-looping container
-                // restarts); our tools never write pods, so only which exist counts.
+                // restarts), and the EndpointSlice controller rewrites
+                // EndpointSlices and Endpoints as pods come and go, up to
+                // `endpoints_delay` after them; our tools write none of these,
+                // so only which exist counts.
                 let fingerprint = match res.plural {
-                    "pods" => "-".to_string(),
+                    "pods" | "endpointslices" | "endpoints" => "-".to_string(),
                     _ => {
                         let mut o = (*o).clone();
                         if let Some(m) = o.as_object_mut() {
