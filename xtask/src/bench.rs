@@ -18,7 +18,7 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub runs: Option<u32>,
     /// Only this scenario (repeatable): switch, health-wait, fail-fast, scale,
-    /// startup, sandbox. Tables only: bench/RESULTS.md is left as it is.
+    /// startup, sandbox, analysis, apply. Tables only: bench/RESULTS.md is left as it is.
     #[arg(long, value_name = "SCENARIO")]
     pub only: Vec<String>,
     /// Print the tables only; do not rewrite bench/RESULTS.md.

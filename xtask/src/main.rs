@@ -45,7 +45,8 @@ machine when the target's do not run here)."
     #[command(
         after_help = "Runs the harness in bench/ (profile `bench`) against the release binaries
 and an in-process kube-sandbox: switch, health-wait, fail-fast, scale, startup,
-sandbox. Needs kubectl on PATH. See bench/RESULTS.md."
+sandbox, analysis (a real Prometheus), apply. Needs kubectl and prometheus on
+PATH. See bench/RESULTS.md."
     )]
     Bench(xtask::bench::Options),
     /// Regenerate sandbox/src/proto/schema.rs from the k8s-pb and k8s-openapi sources.
