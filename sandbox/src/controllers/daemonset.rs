@@ -30,7 +30,7 @@ use super::deployment::int_or_percent;
 use super::history::{self, Owner, POD_REVISION_LABEL};
 use super::kubelet::pod_is_ready;
 use super::replicaset::availability;
-use super::{Reconciler, controller_owner, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, key_of, owned_by, owner_ref, res};
 use crate::cluster::Cluster;
 use crate::selector::LabelSelector;
 use crate::store::{Change, Key};
@@ -193,22 +193,14 @@ impl Reconciler for DaemonSetController {
     fn keys_for(&self, cluster: &Cluster, c: &Change) -> Vec<Key> {
         match c.res.plural {
             "daemonsets" => vec![key_of(&c.object)],
-            "pods" | "controllerrevisions" => controller_owner(&c.object, "DaemonSet")
-                .map(|n| vec![(c.namespace().to_string(), n)])
-                .unwrap_or_default(),
+            "pods" | "controllerrevisions" => super::owner_key(c, "DaemonSet"),
             "nodes" => self.all_keys(cluster),
             _ => Vec::new(),
         }
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster
-            .store
-            .list(daemonsets(), None)
-            .0
-            .iter()
-            .map(|o| key_of(o))
-            .collect()
+        super::every_key(cluster, daemonsets())
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {

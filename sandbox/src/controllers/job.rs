@@ -199,21 +199,13 @@ impl Reconciler for JobController {
     fn keys_for(&self, _: &Cluster, c: &Change) -> Vec<Key> {
         match c.res.plural {
             "jobs" => vec![key_of(&c.object)],
-            "pods" => controller_owner(&c.object, "Job")
-                .map(|n| vec![(c.namespace().to_string(), n)])
-                .unwrap_or_default(),
+            "pods" => super::owner_key(c, "Job"),
             _ => Vec::new(),
         }
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster
-            .store
-            .list(jobs(), None)
-            .0
-            .iter()
-            .map(|o| key_of(o))
-            .collect()
+        super::every_key(cluster, jobs())
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {

@@ -146,6 +146,24 @@ pub(crate) fn res(group: &str, plural: &str) -> &'static ResourceType {
         .expect("controllers only use served types")
 }
 
+/// Every object of `res`: a controller's keys for its first pass.
+pub(crate) fn every_key(cluster: &Cluster, res: &'static ResourceType) -> Vec<Key> {
+    cluster
+        .store
+        .list(res, None)
+        .0
+        .iter()
+        .map(|o| key_of(o))
+        .collect()
+}
+
+/// The key of the `kind` that controls `c`'s object, if one does.
+pub(crate) fn owner_key(c: &Change, kind: &str) -> Vec<Key> {
+    controller_owner(&c.object, kind)
+        .map(|n| vec![(c.namespace().to_string(), n)])
+        .unwrap_or_default()
+}
+
 pub(crate) fn key_of(obj: &Value) -> Key {
     (
         obj["metadata"]["namespace"]

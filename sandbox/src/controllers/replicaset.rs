@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Reconciler, controller_owner, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, key_of, owned_by, owner_ref, res};
 use crate::cluster::Cluster;
 use crate::controllers::kubelet::{pod_is_ready, pod_is_running};
 use crate::store::{Change, Key, random_suffix};
@@ -51,21 +51,13 @@ impl Reconciler for ReplicaSetController {
     fn keys_for(&self, _: &Cluster, c: &Change) -> Vec<Key> {
         match c.res.plural {
             "replicasets" => vec![key_of(&c.object)],
-            "pods" => controller_owner(&c.object, "ReplicaSet")
-                .map(|name| vec![(c.namespace().to_string(), name)])
-                .unwrap_or_default(),
+            "pods" => super::owner_key(c, "ReplicaSet"),
             _ => Vec::new(),
         }
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster
-            .store
-            .list(replicasets(), None)
-            .0
-            .iter()
-            .map(|o| key_of(o))
-            .collect()
+        super::every_key(cluster, replicasets())
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {

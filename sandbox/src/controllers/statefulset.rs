@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::history::{self, Owner, POD_REVISION_LABEL};
 use super::kubelet::{pod_is_ready, pod_is_running};
 use super::replicaset::availability;
-use super::{Reconciler, controller_owner, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, key_of, owned_by, owner_ref, res};
 use crate::cluster::Cluster;
 use crate::store::{Change, Key};
 
@@ -152,21 +152,13 @@ impl Reconciler for StatefulSetController {
     fn keys_for(&self, _: &Cluster, c: &Change) -> Vec<Key> {
         match c.res.plural {
             "statefulsets" => vec![key_of(&c.object)],
-            "pods" | "controllerrevisions" => controller_owner(&c.object, "StatefulSet")
-                .map(|n| vec![(c.namespace().to_string(), n)])
-                .unwrap_or_default(),
+            "pods" | "controllerrevisions" => super::owner_key(c, "StatefulSet"),
             _ => Vec::new(),
         }
     }
 
     fn all_keys(&self, cluster: &Cluster) -> Vec<Key> {
-        cluster
-            .store
-            .list(statefulsets(), None)
-            .0
-            .iter()
-            .map(|o| key_of(o))
-            .collect()
+        super::every_key(cluster, statefulsets())
     }
 
     fn reconcile(&self, cluster: &Cluster, (ns, name): &Key) -> Option<Duration> {

@@ -93,18 +93,7 @@ pub fn assess(ds: &DaemonSet, pods: &[Pod], history: &[ControllerRevision]) -> S
     } else {
         State::Progressing
     };
-    if matches!(state, State::Progressing) && current {
-        summary.push_str(&super::not_ready_part(&waiting));
-    }
-    Status {
-        state,
-        summary,
-        not_ready: waiting
-            .into_iter()
-            .map(|(p, why)| format!("{p}: {why}"))
-            .collect(),
-        revision,
-    }
+    Status::of(state, summary, waiting, revision, current)
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub fn assess(job: &Job, pods: &[Pod]) -> Status {
         st.succeeded.unwrap_or(0),
         st.failed.unwrap_or(0),
     );
-    let mut summary = format!(
+    let summary = format!(
         "job/{name}: {succeeded}/{completions} succeeded, {active} active, {failed} failed"
     );
     let live = super::live_pods(pods);
@@ -167,18 +167,7 @@ pub fn assess(job: &Job, pods: &[Pod]) -> Status {
     } else {
         State::Progressing
     };
-    if state == State::Progressing {
-        summary.push_str(&super::not_ready_part(&waiting));
-    }
-    Status {
-        state,
-        summary,
-        not_ready: waiting
-            .into_iter()
-            .map(|(p, why)| format!("{p}: {why}"))
-            .collect(),
-        revision: None,
-    }
+    Status::of(state, summary, waiting, None, true)
 }
 
 #[cfg(test)]

@@ -182,6 +182,32 @@ pub struct Status {
     pub revision: Option<String>,
 }
 
+impl Status {
+    /// The status of `state`, with the pods in `waiting` (`(name, why)`)
+    /// listed, and counted by reason in the summary while the rollout still
+    /// progresses (`counted`: the observed generation is current).
+    pub(crate) fn of(
+        state: State,
+        mut summary: String,
+        waiting: Vec<(String, String)>,
+        revision: Option<String>,
+        counted: bool,
+    ) -> Status {
+        if state == State::Progressing && counted {
+            summary.push_str(&not_ready_part(&waiting));
+        }
+        Status {
+            state,
+            summary,
+            not_ready: waiting
+                .into_iter()
+                .map(|(p, why)| format!("{p}: {why}"))
+                .collect(),
+            revision,
+        }
+    }
+}
+
 /// Why the message says "updateStrategy OnDelete" (kubectl: "rollout status is
 /// only available for RollingUpdate strategy type").
 pub const ON_DELETE: &str = "updateStrategy OnDelete: pods keep the old template until deleted";
