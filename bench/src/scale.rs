@@ -141,6 +141,8 @@ pub async fn run(cfg: &Config) -> Result<Section> {
         (50, [100, 1000])
     };
     let env = Env::start(false, cfg.scratch("scale")?).await?;
+    // Gateway API installed, as on the clusters the canaries run on.
+    env.apply(kube_sandbox::server::TRAFFIC_CRDS)?;
     for n in 0..namespaces {
         env.apply(&format!(
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps-{n:02}\n"
