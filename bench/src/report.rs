@@ -258,7 +258,8 @@ impl Report {
              It builds the shipped binaries with the release profile (what users run; an \
              up-to-date build is reused), builds the harness (`bench/`, profile `bench`) \
              and runs it against those binaries and an in-process kube-sandbox. It needs \
-             `kubectl` on PATH for the comparisons.\n",
+             `kubectl` on PATH for the comparisons, and `prometheus` (Debian's package; \
+             `scripts/test` installs it) for the metric analysis.\n",
         );
         for s in &self.sections {
             let _ = write!(out, "\n## {}\n\n{}\n", s.title, s.intro);
