@@ -30,7 +30,7 @@ use super::deployment::int_or_percent;
 use super::history::{self, Owner, POD_REVISION_LABEL};
 use super::kubelet::pod_is_ready;
 use super::replicaset::availability;
-use super::{Reconciler, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, key_of, owned_by, owner_ref, pods, res, terminating};
 use crate::cluster::Cluster;
 use crate::selector::LabelSelector;
 use crate::store::{Change, Key};
@@ -41,14 +41,6 @@ pub struct DaemonSetController;
 
 fn daemonsets() -> &'static crate::resources::ResourceType {
     res("apps", "daemonsets")
-}
-
-fn pods() -> &'static crate::resources::ResourceType {
-    res("", "pods")
-}
-
-fn terminating(p: &Value) -> bool {
-    p["metadata"].get("deletionTimestamp").is_some()
 }
 
 fn phase(p: &Value) -> &str {

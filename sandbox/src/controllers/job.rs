@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::kubelet::pod_is_ready;
-use super::{Reconciler, controller_owner, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, controller_owner, key_of, owned_by, owner_ref, pods, res, terminating};
 use crate::cluster::Cluster;
 use crate::store::{Change, Key, now};
 
@@ -61,16 +61,8 @@ fn jobs() -> &'static crate::resources::ResourceType {
     res("batch", "jobs")
 }
 
-fn pods() -> &'static crate::resources::ResourceType {
-    res("", "pods")
-}
-
 fn phase(p: &Value) -> &str {
     p["status"]["phase"].as_str().unwrap_or("")
-}
-
-fn terminating(p: &Value) -> bool {
-    p["metadata"].get("deletionTimestamp").is_some()
 }
 
 fn terminal(p: &Value) -> bool {

@@ -146,6 +146,17 @@ pub(crate) fn res(group: &str, plural: &str) -> &'static ResourceType {
         .expect("controllers only use served types")
 }
 
+/// The pods every workload controller makes.
+pub(crate) fn pods() -> &'static ResourceType {
+    res("", "pods")
+}
+
+/// Whether `obj` is being deleted (a deletionTimestamp: terminating pods,
+/// objects held by finalizers).
+pub(crate) fn terminating(obj: &Value) -> bool {
+    obj["metadata"].get("deletionTimestamp").is_some()
+}
+
 /// Every object of `res`: a controller's keys for its first pass.
 pub(crate) fn every_key(cluster: &Cluster, res: &'static ResourceType) -> Vec<Key> {
     cluster

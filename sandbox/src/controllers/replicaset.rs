@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Reconciler, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, key_of, owned_by, owner_ref, pods, res};
 use crate::cluster::Cluster;
 use crate::controllers::kubelet::{pod_is_ready, pod_is_running};
 use crate::store::{Change, Key, random_suffix};
@@ -13,10 +13,6 @@ pub struct ReplicaSetController;
 
 fn replicasets() -> &'static crate::resources::ResourceType {
     res("apps", "replicasets")
-}
-
-fn pods() -> &'static crate::resources::ResourceType {
-    res("", "pods")
 }
 
 /// The pod a ReplicaSet makes from its template.

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::history::{self, Owner, POD_REVISION_LABEL};
 use super::kubelet::{pod_is_ready, pod_is_running};
 use super::replicaset::availability;
-use super::{Reconciler, key_of, owned_by, owner_ref, res};
+use super::{Reconciler, key_of, owned_by, owner_ref, pods, res, terminating};
 use crate::cluster::Cluster;
 use crate::store::{Change, Key};
 
@@ -40,14 +40,6 @@ pub struct StatefulSetController;
 
 fn statefulsets() -> &'static crate::resources::ResourceType {
     res("apps", "statefulsets")
-}
-
-fn pods() -> &'static crate::resources::ResourceType {
-    res("", "pods")
-}
-
-fn terminating(p: &Value) -> bool {
-    p["metadata"].get("deletionTimestamp").is_some()
 }
 
 fn terminal(p: &Value) -> bool {
