@@ -428,10 +428,12 @@ fn a_server_dry_run_prints_the_diff_and_changes_nothing() {
         "{stdout}"
     );
     assert!(!stdout.contains("managedFields"), "{stdout}");
+    // Nothing applied: the same spec and generation. Not the resourceVersion:
+    // the Deployment controller may still be writing the first rollout's status.
     let after = c.get_json(&["deploy", "web", "-n", "shop"]);
     assert_eq!(
-        before["metadata"]["resourceVersion"],
-        after["metadata"]["resourceVersion"]
+        (&before["metadata"]["generation"], &before["spec"]),
+        (&after["metadata"]["generation"], &after["spec"])
     );
 
     // Client dry run: validated and shown, nothing sent but discovery.
