@@ -941,6 +941,29 @@ fn every_verb_of_the_apply_role_is_needed() {
     }
 }
 
+/// An apply that creates is authorized as a create too (kube-apiserver's
+/// patch handler does), so without `create` a new object is exit 5 and
+/// nothing is created, while changing existing ones needs only `patch`.
+#[test]
+fn creating_needs_the_create_verb_of_the_apply_role() {
+    let c = cluster();
+    grant_apply(&c);
+    let dir = c.dir.join("create-verb");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("new.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: brand-new\ndata:\n  k: v\n",
+    )
+    .unwrap();
+    revoke_cluster(&c, "switchyard-apply", "", "configmaps", "create");
+    let (_, stderr) = expect(&apply(&c, &["-f", dir.to_str().unwrap()]), 5);
+    assert!(
+        stderr.contains("cannot create resource \"configmaps\""),
+        "{stderr}"
+    );
+    assert!(!exists(&c, &["configmap", "brand-new"]));
+}
+
 /// Takes `verb` on `resource` of `group` out of ClusterRole `name`.
 fn revoke_cluster(c: &TestCluster, name: &str, group: &str, resource: &str, verb: &str) {
     let roles = kube_sandbox::resources::find("rbac.authorization.k8s.io", "v1", "clusterroles")
