@@ -175,6 +175,21 @@ impl Report {
         let _ = self.write_now();
     }
 
+    /// Ends the report with the step's result: written as passed on `Ok`,
+    /// with the error's line on `Err` (see [`Report::finish`], [`Report::error`]).
+    pub fn conclude<T>(mut self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        match result {
+            Ok(v) => {
+                self.finish()?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.error(&switchyard::output::one_line(&e));
+                Err(e)
+            }
+        }
+    }
+
     fn write_error(&self, e: std::io::Error) -> anyhow::Error {
         let path = self.path.as_deref().unwrap_or(Path::new(""));
         anyhow::anyhow!("writing the JUnit report {}: {e}", path.display())

@@ -150,16 +150,8 @@ async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
         format!("deploy-health-wait {what}"),
         "switchyard.health",
     );
-    match check(&a, &log, &mut report).await {
-        Ok(outcome) => {
-            report.finish()?;
-            Ok(outcome)
-        }
-        Err(e) => {
-            report.error(&switchyard::output::one_line(&e));
-            Err(e)
-        }
-    }
+    let result = check(&a, &log, &mut report).await;
+    report.conclude(result)
 }
 
 async fn check(

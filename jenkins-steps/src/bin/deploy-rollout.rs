@@ -120,16 +120,8 @@ fn gate(
 
 async fn run(a: Args, log: jenkins_steps::Log) -> anyhow::Result<Outcome> {
     let mut report = junit::Report::new(a.junit.clone(), "deploy-rollout", "switchyard.rollout");
-    match roll(&a, &log, &mut report).await {
-        Ok(outcome) => {
-            report.finish()?;
-            Ok(outcome)
-        }
-        Err(e) => {
-            report.error(&switchyard::output::one_line(&e));
-            Err(e)
-        }
-    }
+    let result = roll(&a, &log, &mut report).await;
+    report.conclude(result)
 }
 
 async fn roll(
